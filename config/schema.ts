@@ -1,0 +1,135 @@
+import type { JSONSchemaType } from 'ajv';
+
+/** Process configuration: one schema, validated once at start-up, then frozen. */
+export interface Config {
+  /** Environment this gateway serves (SOAJS `SOAJS_ENV`), lower case. */
+  env: string;
+  gateway: {
+    host: string;
+    port: number;
+    maintenancePort: number;
+    /** CIDRs of proxies whose X-Forwarded-For is believed; empty: only the socket address counts. */
+    trustedProxies: string[];
+    /** Bytes; SOAJS_MAX_INJECT_HEADER_SIZE. */
+    maxInjectHeaderBytes: number;
+  };
+  /** `file:<data dir>` (embedded) or `redis://host:port/db`. */
+  store: string;
+  /** Directory of declarative YAML loaded into an empty store. */
+  seed: string;
+  /** Start the bundled services (example03, …) beside the gateway. */
+  demo: boolean;
+  timeouts: {
+    /** Default upstream timeout, seconds, when a service sets none (SOAJS requestTimeout). */
+    requestSeconds: number;
+    connectSeconds: number;
+    healthCheckSeconds: number;
+    keepAliveSeconds: number;
+  };
+  cors: {
+    enabled: boolean;
+    origin: string;
+    credentials: boolean;
+    methods: string;
+    headers: string;
+    maxAgeSeconds: number;
+  };
+  services: {
+    example03: { port: number };
+  };
+}
+
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+/** An absent section starts empty and ajv (useDefaults) fills its fields' defaults in. */
+const filledByDefaults = {} as never;
+
+export const configSchema: JSONSchemaType<Config> = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['env', 'gateway', 'store', 'seed', 'demo', 'timeouts', 'cors', 'services'],
+  properties: {
+    env: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'dev', description: 'environment code, lower case' },
+    gateway: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port', 'maintenancePort', 'trustedProxies', 'maxInjectHeaderBytes'],
+      default: filledByDefaults,
+      properties: {
+        host: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'address the gateway binds' },
+        port: { ...port, default: 4000, description: 'client port; 0 picks a free one' },
+        maintenancePort: { ...port, default: 5000, description: 'heartbeat/awareness port' },
+        trustedProxies: { type: 'array', items: { type: 'string' }, default: [], description: 'CIDRs whose X-Forwarded-For is trusted' },
+        maxInjectHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 65536, description: 'largest soajsinjectobj header' },
+      },
+    },
+    store: { type: 'string', pattern: '^(file:.+|redis://.*)$', default: 'file:./data', description: 'file:<dir> or redis://host:port/db' },
+    seed: { type: 'string', minLength: 1, default: './config/demo', description: 'directory of declarative YAML' },
+    demo: { type: 'boolean', default: true, description: 'start the bundled services' },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['requestSeconds', 'connectSeconds', 'healthCheckSeconds', 'keepAliveSeconds'],
+      default: filledByDefaults,
+      properties: {
+        requestSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 30 },
+        connectSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 600, default: 5 },
+        healthCheckSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 5 },
+        keepAliveSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 4 },
+      },
+    },
+    cors: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'origin', 'credentials', 'methods', 'headers', 'maxAgeSeconds'],
+      default: filledByDefaults,
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        origin: { type: 'string', default: '*' },
+        credentials: { type: 'boolean', default: true },
+        methods: { type: 'string', default: 'GET,HEAD,PUT,PATCH,POST,DELETE' },
+        headers: {
+          type: 'string',
+          default: 'key,soajsauth,soajsDeviceId,accept,accept-encoding,accept-language,access_token,authorization,content-type,if-match',
+        },
+        maxAgeSeconds: { type: 'integer', minimum: 0, default: 1728000 },
+      },
+    },
+    services: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['example03'],
+      default: filledByDefaults,
+      properties: {
+        example03: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['port'],
+          default: filledByDefaults,
+          properties: { port: { ...port, default: 4023 } },
+        },
+      },
+    },
+  },
+};
+
+/**
+ * Environment variables understood, and the config field each sets. Nothing outside `config/`
+ * reads `process.env`.
+ */
+export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
+  TESSERA_ENV: 'env',
+  TESSERA_HOST: 'gateway.host',
+  TESSERA_PORT: 'gateway.port',
+  TESSERA_MAINTENANCE_PORT: 'gateway.maintenancePort',
+  TESSERA_TRUSTED_PROXIES: 'gateway.trustedProxies',
+  TESSERA_MAX_INJECT_HEADER_BYTES: 'gateway.maxInjectHeaderBytes',
+  TESSERA_STORE: 'store',
+  TESSERA_SEED: 'seed',
+  TESSERA_DEMO: 'demo',
+  TESSERA_REQUEST_TIMEOUT: 'timeouts.requestSeconds',
+  TESSERA_CONNECT_TIMEOUT: 'timeouts.connectSeconds',
+  TESSERA_HEALTH_CHECK_INTERVAL: 'timeouts.healthCheckSeconds',
+  TESSERA_CORS: 'cors.enabled',
+  TESSERA_CORS_ORIGIN: 'cors.origin',
+  TESSERA_EXAMPLE03_PORT: 'services.example03.port',
+});

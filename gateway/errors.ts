@@ -1,0 +1,58 @@
+/**
+ * The one error table of the data plane. SOAJS codes, messages and HTTP statuses (soajs-reference §3),
+ * plus Tessera's own in 180–189. Each entry is frozen and its JSON body serialised once: a denial
+ * allocates nothing and captures no stack.
+ */
+export interface Denial {
+  readonly name: string;
+  readonly code: number;
+  readonly status: number;
+  readonly message: string;
+  /** `{"result":false,"errors":{"codes":[code],"details":[{"code","message"}]}}`, pre-serialised. */
+  readonly body: Buffer;
+}
+
+export function envelope(code: number, message: string): string {
+  return JSON.stringify({ result: false, errors: { codes: [code], details: [{ code, message }] } });
+}
+
+function def(name: string, code: number, status: number, message: string): Denial {
+  return Object.freeze({ name, code, status, message, body: Buffer.from(envelope(code, message)) });
+}
+
+export const ERRORS = Object.freeze({
+  // routing
+  UNKNOWN_SERVICE: def('GW_UNKNOWN_SERVICE', 130, 404, 'Unknown service.'),
+  KEY_REQUIRED: def('GW_KEY_REQUIRED', 132, 403, 'A valid key is needed to access any API.'),
+  SERVICE_UNREACHABLE: def('GW_SERVICE_UNREACHABLE', 133, 504, 'The service you are trying to reach is not reachable at this moment.'),
+  SERVICE_TIMEOUT: def('GW_SERVICE_TIMEOUT', 134, 504, 'All requests to the service you are trying to reach are timing out.'),
+  UPSTREAM_ERROR: def('GW_UPSTREAM_ERROR', 135, 503, 'Error occurred while redirecting your request to the service'),
+  HELLO: def('GW_HELLO', 136, 200, 'Hello I am here! what do you want me to do!'),
+  // key
+  KEY_ENV: def('GW_KEY_ENV', 144, 401, 'The provided key cannot be used with this environment'),
+  USER_UNAUTHORIZED: def('GW_USER_UNAUTHORIZED', 146, 401, 'Unauthorized to access.'),
+  // Deliberate difference: SOAJS answers 148 with HTTP 500; a bad key is the client's fault.
+  KEY_UNKNOWN: def('GW_KEY_UNKNOWN', 148, 403, 'Unable to load the key information'),
+  PACKAGE_UNKNOWN: def('GW_PACKAGE_UNKNOWN', 152, 500, 'Unable to load the product package information. Check provision configuration for this key.'),
+  // access
+  SERVICE_NOT_IN_PACKAGE: def('GW_SERVICE_NOT_IN_PACKAGE', 154, 401, 'Access denied: The service is not available in your current package.'),
+  GEO_FORBIDDEN: def('GW_GEO_FORBIDDEN', 155, 403, 'Geographic location forbidden'),
+  DEVICE_FORBIDDEN: def('GW_DEVICE_FORBIDDEN', 156, 403, 'Device forbidden'),
+  SERVICE_GROUP: def('GW_SERVICE_GROUP', 157, 401, 'You do not belong to a group with access to this System.'),
+  SERVICE_LOGIN: def('GW_SERVICE_LOGIN', 158, 401, 'You need to be logged in to access this System.'),
+  API_RESTRICTED: def('GW_API_RESTRICTED', 159, 401, 'System api access is restricted. api is not in provision.'),
+  API_GROUP: def('GW_API_GROUP', 160, 401, 'You do not belong to a group with access to this system API.'),
+  API_LOGIN: def('GW_API_LOGIN', 161, 401, 'You need to be logged in to access this API.'),
+  INTERNAL: def('GW_INTERNAL', 164, 500, 'Unknown error @ rest core!'),
+  // oauth2-server errors: the body code is the HTTP status (SOAJS)
+  TOKEN_NOT_FOUND: def('GW_TOKEN_NOT_FOUND', 400, 400, 'The access token was not found'),
+  TOKEN_MULTIPLE: def('GW_TOKEN_MULTIPLE', 400, 400, 'Only one method may be used to authenticate at a time (Auth header,  GET or POST).'),
+  TOKEN_MALFORMED_HEADER: def('GW_TOKEN_MALFORMED_HEADER', 400, 400, 'Malformed auth header'),
+  TOKEN_INVALID: def('GW_TOKEN_INVALID', 401, 401, 'The access token provided is invalid.'),
+  TOKEN_EXPIRED: def('GW_TOKEN_EXPIRED', 401, 401, 'The access token provided has expired.'),
+  // Tessera
+  BAD_PATH: def('GW_BAD_PATH', 180, 400, 'Malformed request path.'),
+  REGISTRY_UNAVAILABLE: def('GW_REGISTRY_UNAVAILABLE', 181, 503, 'The registry is unavailable; try again shortly.'),
+} satisfies Record<string, Denial>);
+
+export type ErrorName = keyof typeof ERRORS;

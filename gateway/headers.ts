@@ -1,0 +1,56 @@
+/** Every header name the gateway reads or writes, in one place (lower case, as node delivers them). */
+export const HEADERS = Object.freeze({
+  KEY: 'key',
+  ACCESS_TOKEN: 'access_token',
+  AUTHORIZATION: 'authorization',
+  INJECT: 'soajsinjectobj',
+  USER_AGENT: 'user-agent',
+  HOST: 'host',
+  CONNECTION: 'connection',
+  CONTENT_TYPE: 'content-type',
+  CONTENT_LENGTH: 'content-length',
+  TRANSFER_ENCODING: 'transfer-encoding',
+  X_FORWARDED_FOR: 'x-forwarded-for',
+  X_FORWARDED_HOST: 'x-forwarded-host',
+  X_FORWARDED_PROTO: 'x-forwarded-proto',
+  X_REAL_IP: 'x-real-ip',
+  ORIGIN: 'origin',
+});
+
+/** RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still see. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+/**
+ * Headers a client must never set for the upstream: hop-by-hop, our injected context, and the
+ * forwarding headers we set ourselves from what we saw.
+ */
+export const STRIP_FROM_CLIENT: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
+  HEADERS.INJECT,
+  HEADERS.X_FORWARDED_FOR,
+  HEADERS.X_FORWARDED_HOST,
+  HEADERS.X_FORWARDED_PROTO,
+  HEADERS.X_REAL_IP,
+  'forwarded',
+]);
+
+/** Names listed in `Connection: a, b` are hop-by-hop for this message too (RFC 9110 §7.6.1). */
+export function connectionListed(value: string | undefined): ReadonlySet<string> | null {
+  if (!value) return null;
+  const names = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s && s !== 'close' && s !== 'keep-alive');
+  return names.length ? new Set(names) : null;
+}

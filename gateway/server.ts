@@ -1,0 +1,217 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, type Dispatcher } from 'undici';
+import type { Config } from '../config/schema.js';
+import { compileCidrs, ipIn, plainIp } from '../registry/net.js';
+import type { Upstream } from '../registry/snapshot.js';
+import type { SnapshotHolder } from '../registry/sync.js';
+import { RequestContext } from './context.js';
+import { ERRORS, type Denial } from './errors.js';
+import { HEADERS } from './headers.js';
+import { createStages, runPipeline } from './pipeline.js';
+import { Balancer } from './proxy/balancer.js';
+import { proxyRequest, type ProxyHooks } from './proxy/http.js';
+import type { Authenticator } from './stages/token.js';
+
+export interface GatewayDeps {
+  holder: SnapshotHolder;
+  authenticator?: Authenticator | null;
+  dispatcher?: Dispatcher;
+  /** Called once per finished request (logs, metrics, tests). */
+  onResponse?: (ctx: RequestContext, status: number, err: unknown) => void;
+  /** Unexpected errors (bugs, I/O): logged by the caller; the request got 164. */
+  onError?: (err: unknown) => void;
+}
+
+export interface Gateway {
+  readonly server: Server;
+  readonly maintenance: Server;
+  readonly balancer: Balancer;
+  listen(): Promise<{ port: number; maintenancePort: number }>;
+  close(): Promise<void>;
+}
+
+function sendDenial(ctx: RequestContext, d: Denial): void {
+  const res = ctx.res;
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(d.status, { 'content-type': 'application/json', 'content-length': d.body.length });
+  res.end(d.body);
+}
+
+/** The gateway's data plane: reads a snapshot, never a store. */
+export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gateway {
+  const trusted = compileCidrs(config.gateway.trustedProxies);
+  const dispatcher =
+    deps.dispatcher ??
+    new Agent({
+      connect: { timeout: config.timeouts.connectSeconds * 1000 },
+      keepAliveTimeout: config.timeouts.keepAliveSeconds * 1000,
+      connections: 512,
+    });
+  const balancer = new Balancer(dispatcher, Math.min(5000, config.timeouts.healthCheckSeconds * 1000));
+  let boundPort = config.gateway.port;
+  const awarenessHost = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? '127.0.0.1' : config.gateway.host;
+  const awareness = { host: awarenessHost, port: boundPort };
+  const stages = createStages({
+    authenticator: deps.authenticator ?? null,
+    inject: { awareness: () => awareness, maxBytes: config.gateway.maxInjectHeaderBytes },
+  });
+  const cors = config.cors;
+  const corsPreflight: OutgoingHttpHeaders = {
+    'access-control-allow-methods': cors.methods,
+    'access-control-allow-headers': cors.headers,
+    'access-control-max-age': String(cors.maxAgeSeconds),
+  };
+
+  const finish = (ctx: RequestContext, status: number, err: unknown) => deps.onResponse?.(ctx, status, err);
+
+  const hooks: ProxyHooks = {
+    deny(ctx, d) {
+      sendDenial(ctx, d);
+    },
+    decorate(ctx, headers) {
+      if (!cors.enabled) return;
+      for (const name of ctx.res.getHeaderNames()) {
+        if (headers[name] === undefined) headers[name] = ctx.res.getHeader(name);
+      }
+    },
+    unreachable(u: Upstream) {
+      balancer.markDown(u);
+    },
+    done: finish,
+  };
+  const proxyOpts = { dispatcher, hooks, timeoutMs: config.timeouts.requestSeconds * 1000 };
+
+  function clientIp(req: IncomingMessage): string {
+    const socketIp = plainIp(req.socket.remoteAddress ?? '');
+    if (trusted === null || !ipIn(trusted, socketIp)) return socketIp;
+    // Rightmost address not one of our proxies: anything left of it was written by the client.
+    const xff = req.headers[HEADERS.X_FORWARDED_FOR];
+    if (typeof xff !== 'string') return socketIp;
+    const hops = xff.split(',');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const ip = plainIp(hops[i]!.trim());
+      if (!ipIn(trusted, ip)) return ip;
+    }
+    return socketIp;
+  }
+
+  function applyCors(req: IncomingMessage, res: ServerResponse): void {
+    const origin = req.headers[HEADERS.ORIGIN];
+    // `*` cannot go with credentials (Fetch spec): echo the caller's origin instead.
+    if (cors.origin === '*' && cors.credentials && origin !== undefined) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('vary', 'Origin');
+    } else {
+      res.setHeader('access-control-allow-origin', cors.origin);
+    }
+    if (cors.credentials) res.setHeader('access-control-allow-credentials', 'true');
+    res.setHeader('access-control-expose-headers', cors.headers);
+  }
+
+  function afterPipeline(ctx: RequestContext, denial: Denial | null, err?: unknown): void {
+    if (err !== undefined) {
+      deps.onError?.(err);
+      sendDenial(ctx, ERRORS.INTERNAL);
+      finish(ctx, ERRORS.INTERNAL.status, err);
+      return;
+    }
+    if (denial !== null) {
+      sendDenial(ctx, denial);
+      finish(ctx, denial.status, null);
+      return;
+    }
+    const upstream = balancer.pick(ctx.service!, ctx.version!);
+    if (upstream === null) {
+      sendDenial(ctx, ERRORS.SERVICE_UNREACHABLE);
+      finish(ctx, ERRORS.SERVICE_UNREACHABLE.status, null);
+      return;
+    }
+    proxyRequest(ctx, upstream, proxyOpts);
+  }
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (cors.enabled) applyCors(req, res);
+    if (req.method === 'OPTIONS' && cors.enabled) {
+      res.writeHead(204, corsPreflight);
+      res.end();
+      return;
+    }
+    if (req.method === 'GET' && req.url === '/favicon.ico') {
+      res.writeHead(200, { 'content-type': 'image/x-icon', 'content-length': 0 });
+      res.end();
+      return;
+    }
+    let ctx: RequestContext;
+    try {
+      ctx = new RequestContext(req, res, deps.holder.current());
+    } catch (err) {
+      deps.onError?.(err);
+      res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, { 'content-type': 'application/json' });
+      res.end(ERRORS.REGISTRY_UNAVAILABLE.body);
+      return;
+    }
+    ctx.clientIp = clientIp(req);
+    runPipeline(stages, ctx, afterPipeline);
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0 }, onRequest);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = ERRORS.BAD_PATH.body;
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body.toString()}`);
+  });
+
+  const maintenance = createServer((req, res) => {
+    const route = (req.url ?? '/').split('?')[0];
+    const payload = (data?: unknown) =>
+      JSON.stringify({
+        result: true,
+        ts: Date.now(),
+        service: { service: 'tessera', type: 'rest', route },
+        ...(data === undefined ? {} : { data }),
+      });
+    let body: string;
+    if (route === '/heartbeat') body = payload();
+    else if (route === '/awarenessStat') {
+      const snap = deps.holder.current();
+      body = payload({ registryVersion: snap.version, hosts: balancer.stats() });
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ result: false, ts: Date.now(), service: { service: 'tessera', type: 'rest', route } }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+
+  return {
+    server,
+    maintenance,
+    balancer,
+    async listen() {
+      server.listen(config.gateway.port, config.gateway.host);
+      await once(server, 'listening');
+      maintenance.listen(config.gateway.maintenancePort, config.gateway.host);
+      await once(maintenance, 'listening');
+      boundPort = (server.address() as AddressInfo).port;
+      awareness.port = boundPort;
+      balancer.start(deps.holder, config.timeouts.healthCheckSeconds * 1000);
+      return { port: boundPort, maintenancePort: (maintenance.address() as AddressInfo).port };
+    },
+    async close() {
+      balancer.stop();
+      const closing = [once(server, 'close'), once(maintenance, 'close')];
+      server.close();
+      maintenance.close();
+      server.closeAllConnections();
+      maintenance.closeAllConnections();
+      await Promise.all(closing);
+      if (!deps.dispatcher) await dispatcher.close();
+    },
+  };
+}

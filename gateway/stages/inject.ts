@@ -1,0 +1,117 @@
+import type { KeyEntry } from '../../registry/snapshot.js';
+import type { RequestContext } from '../context.js';
+import { ERRORS, type Denial } from '../errors.js';
+import { HEADERS } from '../headers.js';
+import type { Stage } from '../stage.js';
+import type { GatewayUser } from '../user.js';
+
+/** JSON with every non-ASCII character escaped: header values must be latin1, JSON stays equal. */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge, `over` wins; arrays are replaced, not merged. Inputs are not modified. */
+export function deepMerge(base: Readonly<Record<string, unknown>>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+/** Key config seen by `service`: `commonFields` spread at the top, then the service's own entry (SOAJS). */
+export function serviceConfig(config: Readonly<Record<string, unknown>>, service: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const common = config['commonFields'];
+  if (isPlainObject(common)) for (const [k, v] of Object.entries(common)) out[k] = v;
+  if (config[service] !== undefined) out[service] = config[service];
+  return out;
+}
+
+export interface InjectOptions {
+  /** What services use to call each other back through the gateway. */
+  awareness: () => { host: string; port: number };
+  maxBytes: number;
+}
+
+/**
+ * The part of the header fixed for (ext key, service, flags) within one snapshot: built once, kept
+ * in the key's per-snapshot memo.
+ */
+function keyPart(ctx: RequestContext, key: KeyEntry, cfg: Record<string, unknown> | null): string {
+  const flags = ctx.flags!;
+  const t = key.tenant;
+  const tenant: Record<string, unknown> = { id: t.id, name: t.name, code: t.code, locked: t.locked, type: t.type };
+  if (t.main) tenant['main'] = t.main;
+  if (flags.tenant_Profile && t.profile) tenant['profile'] = t.profile;
+  const application: Record<string, unknown> = { product: key.product, package: key.packageCode, appId: key.appId };
+  const pkg: Record<string, unknown> = {};
+  if (flags.provision_ACL) {
+    application['acl'] = key.appRawAcl ?? undefined;
+    application['acl_all_env'] = key.appRawAclAllEnv ?? undefined;
+    pkg['acl'] = key.pkg?.rawAcl ?? undefined;
+    pkg['acl_all_env'] = key.pkg?.rawAclAllEnv;
+  }
+  const config = serviceConfig(cfg ?? key.config, ctx.serviceName);
+  const json = asciiJson({
+    tenant,
+    key: { config, iKey: key.iKey, eKey: ctx.extKey },
+    application,
+    package: pkg,
+  });
+  return json.slice(0, -1); // left open: per-request fields follow
+}
+
+function uracPart(user: GatewayUser, ctx: RequestContext): string {
+  const flags = ctx.flags!;
+  const urac: Record<string, unknown> = {
+    _id: user.id,
+    username: user.username,
+    // SOAJS URI-encodes names in the header; its service side decodes them.
+    firstName: encodeURIComponent(user.firstName),
+    lastName: encodeURIComponent(user.lastName),
+    email: user.email,
+    groups: user.groups,
+    tenant: user.tenant,
+  };
+  if (flags.urac_Profile) urac['profile'] = user.profile ?? {};
+  if (flags.urac_Config && user.config) urac['config'] = user.config;
+  return `,"urac":${asciiJson(urac)},"param":${asciiJson({ urac_Profile: flags.urac_Profile ?? false, urac_ACL: flags.urac_ACL ?? false })}`;
+}
+
+/** inject: the `soajsinjectobj` header for keyed services (soajs-reference §2.13). */
+export function createInjectStage(opts: InjectOptions): Stage {
+  return {
+    name: 'inject',
+    run(ctx: RequestContext): Denial | null {
+      if (!ctx.keyed) return null;
+      const key = ctx.key!;
+      const user = ctx.user;
+      let head: string;
+      if (user !== null && user.config !== null) {
+        head = keyPart(ctx, key, deepMerge(key.config, user.config));
+      } else {
+        const memoKey = `${ctx.serviceName}|${ctx.version}`;
+        let cached = key.memo.get(memoKey);
+        if (cached === undefined) {
+          cached = keyPart(ctx, key, null);
+          key.memo.set(memoKey, cached);
+        }
+        head = cached;
+      }
+      const aw = opts.awareness();
+      const json =
+        `${head},"device":${asciiJson(ctx.req.headers[HEADERS.USER_AGENT] ?? '')},"geo":{"ip":${JSON.stringify(ctx.clientIp)}}` +
+        (user !== null && ctx.flags!.urac ? uracPart(user, ctx) : '') +
+        `,"awareness":{"host":${JSON.stringify(aw.host)},"port":${aw.port}}}`;
+      if (json.length > opts.maxBytes) return ERRORS.UPSTREAM_ERROR;
+      ctx.inject = json;
+      return null;
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { hashExtKey, isWellFormedExtKey } from '../../registry/keys.js';
+import type { RequestContext } from '../context.js';
+import { ERRORS, type Denial } from '../errors.js';
+import { HEADERS } from '../headers.js';
+import type { Stage } from '../stage.js';
+import { queryParam } from './url.js';
+
+/**
+ * key: ext key from header `key` or `?key=` → tenant, application, package, key config. A key that
+ * is sent must be valid even where the service needs none (SOAJS).
+ */
+export function createKeyStage(opts: { now?: () => number } = {}): Stage {
+  const now = opts.now ?? Date.now;
+  return {
+    name: 'key',
+    run(ctx: RequestContext): Denial | null {
+      const header = ctx.req.headers[HEADERS.KEY];
+      let extKey: string | undefined | null = Array.isArray(header) ? header[0] : header;
+      if (extKey === undefined || extKey === '') extKey = queryParam(ctx.query, HEADERS.KEY);
+      if (extKey === undefined || extKey === '') return null;
+      if (extKey === null || !isWellFormedExtKey(extKey)) return ERRORS.KEY_UNKNOWN;
+      const entry = ctx.snapshot.keys.get(hashExtKey(extKey));
+      if (entry === undefined || entry.expires <= now()) return ERRORS.KEY_UNKNOWN;
+      if (entry.env !== ctx.snapshot.env) return ERRORS.KEY_ENV;
+      ctx.extKey = extKey;
+      ctx.key = entry;
+      return null;
+    },
+  };
+}

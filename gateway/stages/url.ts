@@ -1,0 +1,100 @@
+import type { RequestContext } from '../context.js';
+import { ERRORS, type Denial } from '../errors.js';
+import type { Stage } from '../stage.js';
+import { normalizeVersion } from '../../registry/version.js';
+
+/** `/v2` as the second segment selects a version when more segments follow (SOAJS). */
+const VERSION_SEGMENT = /^v[0-9]+(?:\.[0-9]+)?$/;
+/** Encoded separators and dots would let the upstream see another path than the ACL did. */
+const ENCODED_TRAVERSAL = /%(?:2[eEfF]|5[cC]|00)/;
+
+/**
+ * Normalises an origin-form path: collapses `//`, resolves `.` and `..`; null when it is not a
+ * plain path or climbs above the root.
+ */
+export function normalizePath(raw: string): string | null {
+  if (raw.charCodeAt(0) !== 47 /* / */ || raw.includes('\\') || ENCODED_TRAVERSAL.test(raw)) return null;
+  if (!raw.includes('//') && !raw.includes('/.')) return raw;
+  const out: string[] = [];
+  const parts = raw.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const seg = parts[i]!;
+    if (seg === '' && i < parts.length - 1) continue;
+    if (seg === '.') continue;
+    if (seg === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+      continue;
+    }
+    out.push(seg);
+  }
+  return `/${out.join('/')}`;
+}
+
+/** Value of `name` in a raw query string, decoded; undefined when absent, null when malformed. */
+export function queryParam(query: string, name: string): string | undefined | null {
+  if (query === '') return undefined;
+  let from = 0;
+  while (from <= query.length) {
+    const amp = query.indexOf('&', from);
+    const end = amp === -1 ? query.length : amp;
+    if (query.startsWith(name, from) && query.charCodeAt(from + name.length) === 61 /* = */) {
+      const value = query.slice(from + name.length + 1, end);
+      try {
+        return decodeURIComponent(value.replace(/\+/g, ' '));
+      } catch {
+        return null;
+      }
+    }
+    if (amp === -1) break;
+    from = amp + 1;
+  }
+  return undefined;
+}
+
+/** url: built-in `/`, then `/<service>[:<v>|/v<N>]/<api>` → service entry, ACL path, upstream path. */
+export function createUrlStage(): Stage {
+  return {
+    name: 'url',
+    run(ctx: RequestContext): Denial | null {
+      const url = ctx.req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = normalizePath(q === -1 ? url : url.slice(0, q));
+      if (path === null) return ERRORS.BAD_PATH;
+      ctx.path = path;
+      ctx.query = q === -1 ? '' : url.slice(q + 1);
+      if (path === '/') return ERRORS.HELLO;
+
+      const second = path.indexOf('/', 1);
+      const first = second === -1 ? path.slice(1) : path.slice(1, second);
+      let rest = second === -1 ? '' : path.slice(second);
+      let name = first;
+      const colon = first.indexOf(':');
+      if (colon !== -1) {
+        name = first.slice(0, colon);
+        const v = normalizeVersion(first.slice(colon + 1));
+        if (v === null) return ERRORS.UNKNOWN_SERVICE;
+        ctx.requestedVersion = v;
+      } else if (second !== -1) {
+        const third = path.indexOf('/', second + 1);
+        if (third !== -1) {
+          const seg = path.slice(second + 1, third);
+          if (VERSION_SEGMENT.test(seg)) {
+            ctx.requestedVersion = normalizeVersion(seg);
+            rest = path.slice(third);
+          }
+        }
+      }
+      const service = ctx.snapshot.services.get(name);
+      if (service === undefined) return ERRORS.UNKNOWN_SERVICE;
+      ctx.serviceName = name;
+      ctx.service = service;
+      if (rest === '') rest = '/';
+      // Tessera strips a trailing slash always: SOAJS only did with a query string, so `/user/`
+      // missed the ACL entry `/user` and fell through as an unlisted (public) API.
+      ctx.aclPath = rest.length > 1 && rest.endsWith('/') ? rest.slice(0, -1) : rest;
+      ctx.upstreamPath = ctx.query === '' ? rest : `${rest}?${ctx.query}`;
+      return null;
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { RequestContext } from '../context.js';
+import { ERRORS, type Denial } from '../errors.js';
+import type { Stage } from '../stage.js';
+import { applyServiceAcl } from './acl.js';
+
+/**
+ * user: a loaded user with a user-level ACL replaces the key-level ACL for every service — a
+ * service missing from it is 154 even when the package grants it (SOAJS, §2.4). Levels are never
+ * merged. Without a requested version the latest one in the user's ACL is used.
+ */
+export function createUserStage(): Stage {
+  return {
+    name: 'user',
+    run(ctx: RequestContext): Denial | null {
+      const user = ctx.user;
+      if (!ctx.keyed || user === null || user.acl === null) return null;
+      const entry = user.acl.get(ctx.serviceName) ?? null;
+      ctx.serviceAcl = entry;
+      ctx.aclLevel = 'user';
+      if (ctx.requestedVersion === null && entry?.latest && entry.latest !== ctx.version) {
+        const flags = ctx.service!.versions.get(entry.latest);
+        if (flags === undefined) return ERRORS.SERVICE_UNREACHABLE;
+        ctx.version = entry.latest;
+        ctx.flags = flags;
+      }
+      applyServiceAcl(ctx, entry);
+      return null;
+    },
+  };
+}

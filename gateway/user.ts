@@ -1,0 +1,18 @@
+import type { CompiledAcl } from '../registry/acl.js';
+
+/** The user a verified token resolves to, as seen from the key's tenant. */
+export interface GatewayUser {
+  readonly id: string;
+  readonly username: string;
+  readonly firstName: string;
+  readonly lastName: string;
+  readonly email: string;
+  /** Groups that apply in the key's tenant (home groups, or the membership's groups). */
+  readonly groups: readonly string[];
+  readonly tenant: { readonly id: string; readonly code: string };
+  readonly profile: Readonly<Record<string, unknown>> | null;
+  /** User-level ACL for the key in use (first existing level of the user precedence), or null. */
+  readonly acl: CompiledAcl | null;
+  /** `user.config.keys[<internal key>].config`, deep-merged over the key config for the service. */
+  readonly config: Readonly<Record<string, unknown>> | null;
+}

@@ -1,0 +1,372 @@
+import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
+import { compileServiceAcl } from './acl.js';
+import type { DocByKind, DocKind, EnvAcl } from './types.js';
+
+const access = {
+  description: 'false/absent: public; true: logged-in user; list: user in one of these groups',
+  anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string', minLength: 1 } }],
+};
+
+const methodAclProps = {
+  apis: {
+    type: 'object',
+    description: 'exact API paths (paths with /:param become regular expressions)',
+    propertyNames: { pattern: '^/' },
+    additionalProperties: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { access, group: { type: 'string' } },
+    },
+  },
+  apisRegExp: {
+    type: 'array',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['regExp'],
+      properties: { regExp: { type: 'string', minLength: 1 }, access },
+    },
+  },
+  apisPermission: { enum: ['restricted'], description: 'only listed APIs may be called' },
+};
+
+const methodAcl = { type: 'object', additionalProperties: false, properties: methodAclProps };
+
+const versionAclProps = {
+  ...methodAclProps,
+  access,
+  get: methodAcl,
+  post: methodAcl,
+  put: methodAcl,
+  delete: methodAcl,
+  patch: methodAcl,
+  head: methodAcl,
+  options: methodAcl,
+  other: methodAcl,
+};
+
+const versionAcl = { type: 'object', additionalProperties: false, properties: versionAclProps };
+
+/** A service entry: versioned (`{"1": {...}}`) or the legacy unversioned VersionAcl. */
+const serviceAcl = {
+  type: 'object',
+  properties: versionAclProps,
+  patternProperties: { '^[0-9]+([.x][0-9]+)?$': versionAcl },
+  additionalProperties: false,
+};
+
+const acl = {
+  type: 'object',
+  description: '{<service>: ServiceAcl}',
+  propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' },
+  additionalProperties: serviceAcl,
+};
+
+const envAcl = {
+  type: 'object',
+  description: '{<env>: Acl}',
+  propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' },
+  additionalProperties: acl,
+};
+
+const code = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' };
+const id = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' };
+const cidrRules = {
+  anyOf: [
+    { type: 'null' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        allow: { type: 'array', items: { type: 'string', minLength: 1 } },
+        deny: { type: 'array', items: { type: 'string', minLength: 1 } },
+      },
+    },
+  ],
+};
+const versionBound = {
+  anyOf: [
+    { type: 'string' },
+    { type: 'object', additionalProperties: false, properties: { min: { type: 'string' }, max: { type: 'string' } } },
+  ],
+};
+const deviceRule = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    family: { type: 'string' },
+    os: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { family: { type: 'string' }, major: versionBound, minor: versionBound, patch: versionBound },
+    },
+    major: versionBound,
+    minor: versionBound,
+    patch: versionBound,
+  },
+};
+const deviceRules = {
+  anyOf: [
+    { type: 'null' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      properties: { allow: { type: 'array', items: deviceRule }, deny: { type: 'array', items: deviceRule } },
+    },
+  ],
+};
+
+export const productSchema: SchemaObject = {
+  $id: 'tessera/product',
+  type: 'object',
+  additionalProperties: false,
+  required: ['code', 'name', 'packages'],
+  properties: {
+    code,
+    name: { type: 'string', minLength: 1 },
+    description: { type: 'string' },
+    packages: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['code', 'name', 'acl'],
+        properties: {
+          code: { type: 'string', pattern: '^[A-Za-z0-9]+_[A-Za-z0-9_]+$', description: '<PRODUCT>_<NAME>' },
+          name: { type: 'string', minLength: 1 },
+          description: { type: 'string' },
+          acl: envAcl,
+        },
+      },
+    },
+  },
+};
+
+export const tenantSchema: SchemaObject = {
+  $id: 'tessera/tenant',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'code', 'name', 'type', 'applications'],
+  properties: {
+    id,
+    code,
+    name: { type: 'string', minLength: 1 },
+    description: { type: 'string' },
+    type: { enum: ['product', 'client'] },
+    main: { type: 'object', additionalProperties: false, required: ['id', 'code'], properties: { id, code } },
+    locked: { type: 'boolean' },
+    profile: { type: 'object' },
+    oauth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        secret: { type: 'string', minLength: 1 },
+        disabled: { type: 'boolean' },
+        loginMode: { enum: ['urac', 'oauth'] },
+      },
+    },
+    applications: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['appId', 'product', 'package', 'keys'],
+        properties: {
+          appId: id,
+          product: code,
+          package: { type: 'string', minLength: 1 },
+          description: { type: 'string' },
+          acl: envAcl,
+          keys: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['key', 'extKeys'],
+              properties: {
+                key: { type: 'string', pattern: '^[0-9a-f]{32}$', description: 'internal key, 32 hex' },
+                config: {
+                  type: 'object',
+                  description: '{<env>: {commonFields?, <service>: {...}}}',
+                  additionalProperties: { type: 'object' },
+                },
+                extKeys: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['keyHash', 'env'],
+                    properties: {
+                      keyHash: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the ext key' },
+                      hint: { type: 'string', maxLength: 12 },
+                      env: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]*$' },
+                      expDate: {
+                        anyOf: [{ type: 'null' }, { type: 'integer', minimum: 0 }, { type: 'string', format: 'date-time' }],
+                      },
+                      geo: cidrRules,
+                      device: deviceRules,
+                      label: { type: 'string' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+const versionFlags = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['extKeyRequired'],
+  properties: {
+    extKeyRequired: { type: 'boolean' },
+    oauth: { type: 'boolean', description: 'absent means true (SOAJS)' },
+    urac: { type: 'boolean' },
+    urac_Profile: { type: 'boolean' },
+    urac_ACL: { type: 'boolean' },
+    urac_Config: { type: 'boolean' },
+    urac_GroupConfig: { type: 'boolean' },
+    tenant_Profile: { type: 'boolean' },
+    provision_ACL: { type: 'boolean' },
+  },
+};
+
+export const serviceSchema: SchemaObject = {
+  $id: 'tessera/service',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'port', 'versions'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' },
+    group: { type: 'string' },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    maintenancePort: { type: 'integer', minimum: 1, maximum: 65535 },
+    requestTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600, description: 'seconds' },
+    versions: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: '^[0-9]+(\\.[0-9]+)?$' },
+      additionalProperties: versionFlags,
+    },
+    hosts: {
+      type: 'object',
+      propertyNames: { pattern: '^[0-9]+(\\.[0-9]+)?$' },
+      additionalProperties: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_.:\\[\\]-]+$' } },
+    },
+  },
+};
+
+export class ValidationError extends Error {
+  override name = 'ValidationError';
+  constructor(
+    message: string,
+    /** Dotted path of the first bad field, e.g. `applications[0].keys[0].key`. */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
+
+const validators: { [K in DocKind]: ValidateFunction<DocByKind[K]> } = {
+  product: ajv.compile<DocByKind['product']>(productSchema),
+  tenant: ajv.compile<DocByKind['tenant']>(tenantSchema),
+  service: ajv.compile<DocByKind['service']>(serviceSchema),
+};
+
+/** Dotted field path from an ajv error: `/applications/0/keys` -> `applications[0].keys`. */
+export function fieldPath(err: ErrorObject): string {
+  let path = '';
+  for (const part of err.instancePath.split('/').slice(1)) {
+    const seg = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    path += /^\d+$/.test(seg) ? `[${seg}]` : path ? `.${seg}` : seg;
+  }
+  const extra = (err.params['additionalProperty'] ?? err.params['missingProperty'] ?? err.params['propertyName']) as
+    | string
+    | undefined;
+  if (extra !== undefined) path += path ? `.${extra}` : extra;
+  return path || '(root)';
+}
+
+/** The most specific error: ajv reports anyOf failures after the branch errors. */
+function describe(errors: ErrorObject[]): { field: string; message: string } {
+  const best = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'if') ?? errors[0]!;
+  let message = best.message ?? 'is invalid';
+  if (best.keyword === 'enum') message += `: ${(best.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (best.keyword === 'additionalProperties') message = 'is not a known field';
+  if (best.keyword === 'propertyName' || best.keyword === 'propertyNames') message = 'is not a valid name';
+  return { field: fieldPath(best), message };
+}
+
+/**
+ * Validates a document of `kind`: the JSON Schema first, then what a schema cannot say
+ * (ACLs compile, codes agree with their product, no duplicate keys). Throws ValidationError naming
+ * the field.
+ */
+export function validateDocument<K extends DocKind>(kind: K, doc: unknown): DocByKind[K] {
+  const validate = validators[kind] as ValidateFunction<DocByKind[K]>;
+  if (!validate(doc)) {
+    const { field, message } = describe(validate.errors ?? []);
+    throw new ValidationError(`${kind}: field "${field}" ${message}`, field);
+  }
+  if (kind === 'product') checkProduct(doc as DocByKind['product']);
+  if (kind === 'tenant') checkTenant(doc as DocByKind['tenant']);
+  return doc;
+}
+
+function checkEnvAcl(envAcl: EnvAcl, base: string, kind: DocKind): void {
+  for (const [env, acl] of Object.entries(envAcl)) {
+    for (const [service, entry] of Object.entries(acl)) {
+      try {
+        compileServiceAcl(entry);
+      } catch (err) {
+        const field = `${base}.${env}.${service}`;
+        throw new ValidationError(`${kind}: field "${field}" ${(err as Error).message}`, field);
+      }
+    }
+  }
+}
+
+function checkProduct(p: DocByKind['product']): void {
+  const seen = new Set<string>();
+  p.packages.forEach((pkg, i) => {
+    if (!pkg.code.startsWith(`${p.code}_`)) {
+      throw new ValidationError(`product: field "packages[${i}].code" must start with "${p.code}_"`, `packages[${i}].code`);
+    }
+    if (seen.has(pkg.code)) throw new ValidationError(`product: field "packages[${i}].code" is a duplicate`, `packages[${i}].code`);
+    seen.add(pkg.code);
+    checkEnvAcl(pkg.acl, `packages[${i}].acl`, 'product');
+  });
+}
+
+function checkTenant(t: DocByKind['tenant']): void {
+  const keys = new Set<string>();
+  const hashes = new Set<string>();
+  t.applications.forEach((app, i) => {
+    if (!app.package.startsWith(`${app.product}_`)) {
+      const field = `applications[${i}].package`;
+      throw new ValidationError(`tenant: field "${field}" must be a package of product "${app.product}"`, field);
+    }
+    if (app.acl) checkEnvAcl(app.acl, `applications[${i}].acl`, 'tenant');
+    app.keys.forEach((k, j) => {
+      if (keys.has(k.key)) {
+        const field = `applications[${i}].keys[${j}].key`;
+        throw new ValidationError(`tenant: field "${field}" is a duplicate`, field);
+      }
+      keys.add(k.key);
+      k.extKeys.forEach((e, n) => {
+        if (hashes.has(e.keyHash)) {
+          const field = `applications[${i}].keys[${j}].extKeys[${n}].keyHash`;
+          throw new ValidationError(`tenant: field "${field}" is a duplicate`, field);
+        }
+        hashes.add(e.keyHash);
+      });
+    });
+  });
+}

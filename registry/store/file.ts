@@ -1,0 +1,197 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateDocument } from '../schema.js';
+import type { SeedDoc } from '../seed.js';
+import type { DocByKind, DocKind, HostRegistration } from '../types.js';
+import { ConflictError, docId, type ChangeEvent, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
+
+interface Entry {
+  doc: unknown;
+  version: number;
+}
+
+interface PersistedState {
+  format: 1;
+  version: number;
+  docs: Record<DocKind, Record<string, Entry>>;
+  /** `kind:id` of every seed document ever applied: a deleted one is not brought back by the next start. */
+  seeded: string[];
+}
+
+function emptyState(): PersistedState {
+  return { format: 1, version: 0, docs: { product: {}, tenant: {}, service: {} }, seeded: [] };
+}
+
+/**
+ * The embedded store: one process, state in memory, every change persisted atomically
+ * (temp file, fsync, rename, fsync dir) to `<dir>/registry.json` before it is acknowledged.
+ */
+export class FileStore implements Store {
+  readonly type = 'file' as const;
+  #state: PersistedState = emptyState();
+  #hosts: HostRegistration[] = [];
+  readonly #listeners = new Set<(e: ChangeEvent) => void>();
+  /** Writes are applied one at a time, in call order. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly dir: string,
+    readonly seed: readonly SeedDoc[] = [],
+  ) {}
+
+  get #file(): string {
+    return join(this.dir, 'registry.json');
+  }
+
+  async open(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    let text: string | null = null;
+    try {
+      text = readFileSync(this.#file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (text !== null) {
+      const state = JSON.parse(text) as PersistedState;
+      if (state.format !== 1) throw new Error(`${this.#file}: unknown format ${String(state.format)}`);
+      for (const kind of Object.keys(state.docs) as DocKind[]) {
+        for (const [id, entry] of Object.entries(state.docs[kind])) {
+          try {
+            validateDocument(kind, entry.doc);
+          } catch (err) {
+            throw new Error(`${this.#file}: ${kind} "${id}": ${(err as Error).message}`);
+          }
+        }
+      }
+      this.#state = state;
+    }
+    const seeded = new Set(this.#state.seeded);
+    let changed = text === null;
+    for (const s of this.seed) {
+      const id = docId(s.kind, s.doc);
+      const tag = `${s.kind}:${id}`;
+      if (seeded.has(tag)) continue;
+      seeded.add(tag);
+      changed = true;
+      if (this.#state.docs[s.kind][id]) continue;
+      this.#state.version += 1;
+      this.#state.docs[s.kind][id] = { doc: structuredClone(s.doc), version: 1 };
+    }
+    this.#state.seeded = [...seeded];
+    if (changed) this.#persist(this.#state);
+  }
+
+  async load(): Promise<RegistryData> {
+    const all = <K extends DocKind>(kind: K) => Object.values(this.#state.docs[kind]).map((e) => e.doc as DocByKind[K]);
+    return {
+      version: this.#state.version,
+      products: all('product'),
+      tenants: all('tenant'),
+      services: all('service'),
+      hosts: [...this.#hosts],
+    };
+  }
+
+  async get<K extends DocKind>(kind: K, id: string): Promise<Versioned<DocByKind[K]> | null> {
+    const e = this.#state.docs[kind][id];
+    return e ? { doc: structuredClone(e.doc) as DocByKind[K], version: e.version } : null;
+  }
+
+  async list<K extends DocKind>(kind: K): Promise<Versioned<DocByKind[K]>[]> {
+    return Object.values(this.#state.docs[kind]).map((e) => ({ doc: structuredClone(e.doc) as DocByKind[K], version: e.version }));
+  }
+
+  put<K extends DocKind>(kind: K, doc: DocByKind[K], opts: WriteOptions = {}): Promise<number> {
+    return this.#write(() => {
+      const valid = validateDocument(kind, structuredClone(doc));
+      const id = docId(kind, valid);
+      const current = this.#state.docs[kind][id];
+      const actual = current?.version ?? 0;
+      if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
+      const next = structuredClone(this.#state);
+      next.version += 1;
+      (next.docs[kind] as Record<string, Entry>)[id] = { doc: valid, version: actual + 1 };
+      this.#commit(next, { version: next.version, kind, id, op: 'put' });
+      return actual + 1;
+    });
+  }
+
+  delete(kind: DocKind, id: string, opts: WriteOptions = {}): Promise<boolean> {
+    return this.#write(() => {
+      const current = this.#state.docs[kind][id];
+      const actual = current?.version ?? 0;
+      if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
+      if (!current) return false;
+      const next = structuredClone(this.#state);
+      next.version += 1;
+      delete next.docs[kind][id];
+      this.#commit(next, { version: next.version, kind, id, op: 'delete' });
+      return true;
+    });
+  }
+
+  registerHost(host: HostRegistration): Promise<void> {
+    return this.#write(() => {
+      this.#hosts = [...this.#hosts.filter((h) => !sameHost(h, host)), { ...host }];
+      this.#state.version += 1;
+      this.#emit({ version: this.#state.version, kind: 'host', id: host.service, op: 'put' });
+    });
+  }
+
+  unregisterHost(host: HostRegistration): Promise<void> {
+    return this.#write(() => {
+      this.#hosts = this.#hosts.filter((h) => !sameHost(h, host));
+      this.#state.version += 1;
+      this.#emit({ version: this.#state.version, kind: 'host', id: host.service, op: 'delete' });
+    });
+  }
+
+  onChange(listener: (e: ChangeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.#queue.catch(() => undefined);
+    this.#listeners.clear();
+  }
+
+  #write<T>(fn: () => T): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Persist first: a write that cannot reach the disk is not applied (nothing half-written). */
+  #commit(next: PersistedState, event: ChangeEvent): void {
+    this.#persist(next);
+    this.#state = next;
+    this.#emit(event);
+  }
+
+  #emit(event: ChangeEvent): void {
+    for (const l of this.#listeners) l(event);
+  }
+
+  #persist(state: PersistedState): void {
+    const tmp = `${this.#file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state));
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.#file);
+    const dirFd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+}
+
+function sameHost(a: HostRegistration, b: HostRegistration): boolean {
+  return a.service === b.service && a.version === b.version && a.host === b.host && a.port === b.port;
+}

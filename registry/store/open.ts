@@ -1,0 +1,14 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Config } from '../../config/schema.js';
+import { readSeed } from '../seed.js';
+import { FileStore } from './file.js';
+import type { Store } from './types.js';
+
+/** The store named by `config.store`, seeded from `config.seed` when that directory exists. */
+export function openStore(config: Readonly<Config>): Store {
+  const seedDir = resolve(config.seed);
+  const seed = existsSync(seedDir) ? readSeed(seedDir) : [];
+  if (config.store.startsWith('file:')) return new FileStore(resolve(config.store.slice('file:'.length)), seed);
+  throw new Error(`config: field "store": ${config.store.split(':')[0]} stores are not available in this build (use file:<dir>)`);
+}

@@ -1,0 +1,72 @@
+import type { DocByKind, DocKind, HostRegistration, Product, Service, Tenant } from '../types.js';
+
+/** Everything the snapshot is compiled from. */
+export interface RegistryData {
+  readonly version: number;
+  readonly products: readonly Product[];
+  readonly tenants: readonly Tenant[];
+  readonly services: readonly Service[];
+  readonly hosts: readonly HostRegistration[];
+}
+
+export interface ChangeEvent {
+  /** Registry version after the change. */
+  readonly version: number;
+  readonly kind: DocKind | 'host';
+  readonly id: string;
+  readonly op: 'put' | 'delete';
+}
+
+export interface Versioned<T> {
+  readonly doc: T;
+  /** Version of this document: bumped by every write to it; `If-Match` compares it. */
+  readonly version: number;
+}
+
+export interface WriteOptions {
+  /** Fail with ConflictError unless the stored document has this version (0: must not exist). */
+  readonly ifVersion?: number;
+}
+
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`${kind} "${id}" is at version ${actual}, not ${expected}`);
+  }
+}
+
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+/** The id of a document: products by code, tenants by id, services by name. */
+export function docId<K extends DocKind>(kind: K, doc: DocByKind[K]): string {
+  if (kind === 'product') return (doc as Product).code;
+  if (kind === 'tenant') return (doc as Tenant).id;
+  return (doc as Service).name;
+}
+
+/**
+ * One interface, two implementations (file: embedded default; redis: many gateways). Writes are
+ * validated by the caller with `validateDocument`, versioned, and announced on the change feed.
+ */
+export interface Store {
+  readonly type: 'file' | 'redis';
+  open(): Promise<void>;
+  load(): Promise<RegistryData>;
+  get<K extends DocKind>(kind: K, id: string): Promise<Versioned<DocByKind[K]> | null>;
+  list<K extends DocKind>(kind: K): Promise<Versioned<DocByKind[K]>[]>;
+  /** Returns the document's new version. */
+  put<K extends DocKind>(kind: K, doc: DocByKind[K], opts?: WriteOptions): Promise<number>;
+  /** Returns false when there was nothing to delete. */
+  delete(kind: DocKind, id: string, opts?: WriteOptions): Promise<boolean>;
+  registerHost(host: HostRegistration): Promise<void>;
+  unregisterHost(host: HostRegistration): Promise<void>;
+  onChange(listener: (event: ChangeEvent) => void): () => void;
+  close(): Promise<void>;
+}

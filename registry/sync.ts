@@ -1,0 +1,87 @@
+import { buildSnapshot, type Snapshot } from './snapshot.js';
+import type { Store } from './store/types.js';
+
+/** What the data plane reads: the current snapshot, swapped whole. */
+export interface SnapshotHolder {
+  current(): Snapshot;
+}
+
+export interface SyncOptions {
+  env: string;
+  /** Called when a rebuild fails; the last good snapshot keeps serving. */
+  onError?: (err: unknown) => void;
+  /** Called after each swap (tests, metrics). */
+  onSwap?: (snapshot: Snapshot) => void;
+}
+
+/**
+ * Follows the store's change feed: a burst of changes is coalesced into one rebuild, which runs off
+ * the request path; the new snapshot is swapped in atomically, and a failed build keeps the old one
+ * (Kong's "stale router will be used").
+ */
+export class RegistrySync implements SnapshotHolder {
+  #snapshot: Snapshot | null = null;
+  #pending = false;
+  #building: Promise<void> | null = null;
+  #unsubscribe: (() => void) | null = null;
+  readonly #waiters: { version: number; resolve: () => void }[] = [];
+
+  constructor(
+    readonly store: Store,
+    readonly options: SyncOptions,
+  ) {}
+
+  /** Builds the first snapshot (throws if it cannot) and starts following changes. */
+  async start(): Promise<this> {
+    this.#snapshot = buildSnapshot(await this.store.load(), this.options.env);
+    this.#unsubscribe = this.store.onChange(() => this.#schedule());
+    return this;
+  }
+
+  current(): Snapshot {
+    if (this.#snapshot === null) throw new Error('registry sync not started');
+    return this.#snapshot;
+  }
+
+  /** Resolves once a snapshot at or past `version` is current. */
+  waitFor(version: number): Promise<void> {
+    if (this.#snapshot && this.#snapshot.version >= version) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ version, resolve }));
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+  }
+
+  #schedule(): void {
+    this.#pending = true;
+    if (this.#building) return;
+    // setImmediate: every change event of the current tick (one admin call) lands in one rebuild.
+    this.#building = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#rebuild());
+  }
+
+  async #rebuild(): Promise<void> {
+    while (this.#pending) {
+      this.#pending = false;
+      try {
+        const snap = buildSnapshot(await this.store.load(), this.options.env);
+        if (this.#snapshot === null || snap.version >= this.#snapshot.version) {
+          this.#snapshot = snap;
+          this.options.onSwap?.(snap);
+        }
+      } catch (err) {
+        this.options.onError?.(err);
+      }
+      const version = this.#snapshot?.version ?? 0;
+      for (let i = this.#waiters.length - 1; i >= 0; i--) {
+        const w = this.#waiters[i]!;
+        if (w.version <= version) {
+          this.#waiters.splice(i, 1);
+          w.resolve();
+        }
+      }
+    }
+    this.#building = null;
+  }
+}

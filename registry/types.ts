@@ -1,0 +1,166 @@
+/**
+ * Registry documents as stored. The JSON Schemas in `schema.ts` are the source of truth; these
+ * types describe what passes them.
+ */
+
+/** `false`/absent: public; `true`: any logged-in user; list: a user in one of these groups. */
+export type Access = boolean | string[];
+
+export interface ApiAcl {
+  access?: Access;
+  group?: string;
+}
+
+export interface ApiRegExpAcl {
+  regExp: string;
+  access?: Access;
+}
+
+export interface MethodAcl {
+  apis?: Record<string, ApiAcl>;
+  apisRegExp?: ApiRegExpAcl[];
+  apisPermission?: 'restricted';
+}
+
+export const ACL_METHODS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'options', 'other'] as const;
+export type AclMethod = (typeof ACL_METHODS)[number];
+
+export interface VersionAcl extends MethodAcl, Partial<Record<AclMethod, MethodAcl>> {
+  access?: Access;
+}
+
+/** Either `{"<version>": VersionAcl}` or, in the legacy form, a VersionAcl that applies to every version. */
+export type ServiceAcl = VersionAcl | Record<string, VersionAcl>;
+
+/** `{<serviceName>: ServiceAcl}` */
+export type Acl = Record<string, ServiceAcl>;
+
+/** `{<env>: Acl}` */
+export type EnvAcl = Record<string, Acl>;
+
+export interface Package {
+  code: string;
+  name: string;
+  description?: string;
+  acl: EnvAcl;
+}
+
+export interface Product {
+  code: string;
+  name: string;
+  description?: string;
+  packages: Package[];
+}
+
+export interface CidrRules {
+  allow?: string[];
+  deny?: string[];
+}
+
+export type VersionBound = string | { min?: string; max?: string };
+
+export interface DeviceRule {
+  family?: string;
+  os?: { family?: string; major?: VersionBound; minor?: VersionBound; patch?: VersionBound };
+  major?: VersionBound;
+  minor?: VersionBound;
+  patch?: VersionBound;
+}
+
+export interface DeviceRules {
+  allow?: DeviceRule[];
+  deny?: DeviceRule[];
+}
+
+export interface ExtKey {
+  /** SHA-256 (hex) of the ext key; the key itself is never stored. */
+  keyHash: string;
+  /** First characters of the key, to tell keys apart in listings. */
+  hint?: string;
+  env: string;
+  /** ms since epoch, ISO date, or null for never. */
+  expDate?: number | string | null;
+  geo?: CidrRules | null;
+  device?: DeviceRules | null;
+  label?: string;
+}
+
+export interface AppKey {
+  /** Internal key, 32 hex. */
+  key: string;
+  /** `{<env>: {commonFields?, <service>: {...}}}` */
+  config?: Record<string, Record<string, unknown>>;
+  extKeys: ExtKey[];
+}
+
+export interface Application {
+  appId: string;
+  product: string;
+  package: string;
+  description?: string;
+  /** Application-level ACL override, `{<env>: Acl}`. */
+  acl?: EnvAcl;
+  keys: AppKey[];
+}
+
+export interface TenantOauth {
+  secret?: string;
+  disabled?: boolean;
+  loginMode?: 'urac' | 'oauth';
+}
+
+export interface Tenant {
+  id: string;
+  code: string;
+  name: string;
+  description?: string;
+  type: 'product' | 'client';
+  /** Main tenant of a `client` sub-tenant. */
+  main?: { id: string; code: string };
+  locked?: boolean;
+  profile?: Record<string, unknown>;
+  oauth?: TenantOauth;
+  applications: Application[];
+}
+
+export interface ServiceVersion {
+  extKeyRequired: boolean;
+  oauth?: boolean;
+  urac?: boolean;
+  urac_Profile?: boolean;
+  urac_ACL?: boolean;
+  urac_Config?: boolean;
+  urac_GroupConfig?: boolean;
+  tenant_Profile?: boolean;
+  provision_ACL?: boolean;
+}
+
+export interface Service {
+  name: string;
+  group?: string;
+  port: number;
+  /** Defaults to port + 1000. */
+  maintenancePort?: number;
+  /** Seconds without response headers/body data before 134. */
+  requestTimeout?: number;
+  versions: Record<string, ServiceVersion>;
+  /** Static hosts per version, `host` or `host:port`. Running services also register themselves. */
+  hosts?: Record<string, string[]>;
+}
+
+export type DocKind = 'product' | 'tenant' | 'service';
+
+export interface DocByKind {
+  product: Product;
+  tenant: Tenant;
+  service: Service;
+}
+
+/** A host a running service registered for itself (not persisted: it re-registers on start). */
+export interface HostRegistration {
+  service: string;
+  version: string;
+  host: string;
+  port: number;
+  maintenancePort?: number;
+}

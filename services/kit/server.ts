@@ -1,0 +1,187 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToRegExp } from '../../registry/acl.js';
+import { fail, ServiceError } from './envelope.js';
+import { parseInject, type SoajsContext } from './inject.js';
+
+export interface ServiceRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly params: Readonly<Record<string, string>>;
+  readonly headers: IncomingMessage['headers'];
+  /** Parsed JSON or form body (empty object when none); read only for routes that declare `body`. */
+  readonly body: Record<string, unknown>;
+  /** Null when the service is not keyed and the gateway sent no context. */
+  readonly soajs: SoajsContext | null;
+  readonly raw: IncomingMessage;
+}
+
+/** A handler's answer: a body to send as JSON (status 200), or a full reply. */
+export type Reply = unknown | { status: number; headers?: Record<string, string>; json: unknown };
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  path: string;
+  /** Read and parse the request body (JSON or form), at most `maxBodyBytes`. */
+  body?: boolean;
+  handler(req: ServiceRequest): Reply | Promise<Reply>;
+}
+
+export interface ServiceOptions {
+  name: string;
+  port: number;
+  /** Defaults to port + 1000 (SOAJS maintenance convention). */
+  maintenancePort?: number;
+  host?: string;
+  /** Reject calls that did not come through the gateway (no `soajsinjectobj`) with 142. */
+  extKeyRequired: boolean;
+  routes: readonly Route[];
+  maxBodyBytes?: number;
+  onError?: (err: unknown) => void;
+}
+
+export interface RunningService {
+  readonly name: string;
+  readonly port: number;
+  readonly maintenancePort: number;
+  readonly host: string;
+  close(): Promise<void>;
+}
+
+interface CompiledRoute extends Route {
+  re: RegExp | null;
+  names: string[];
+}
+
+function send(res: ServerResponse, status: number, json: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(json);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function isFullReply(v: unknown): v is { status: number; headers?: Record<string, string>; json: unknown } {
+  return typeof v === 'object' && v !== null && 'status' in v && 'json' in v && typeof (v as { status: unknown }).status === 'number';
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new ServiceError(413, 413, `Request body larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  const text = Buffer.concat(chunks).toString('utf8');
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text));
+  if (type === 'application/json' || type === '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ServiceError(400, 400, 'Request body is not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ServiceError(400, 400, 'Request body must be a JSON object');
+    }
+    return parsed as Record<string, unknown>;
+  }
+  throw new ServiceError(415, 415, `Unsupported content-type ${type}`);
+}
+
+/**
+ * A small SOAJS-style service: routes answering in the envelope, the gateway's context parsed from
+ * `soajsinjectobj`, and `/heartbeat` on the maintenance port.
+ */
+export async function startService(opts: ServiceOptions): Promise<RunningService> {
+  const host = opts.host ?? '127.0.0.1';
+  const limit = opts.maxBodyBytes ?? 1024 * 1024;
+  const routes: CompiledRoute[] = opts.routes.map((r) => {
+    const names = [...r.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+    return { ...r, re: names.length ? pathToRegExp(r.path) : null, names };
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://service');
+    const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+    const soajs = parseInject(req.headers['soajsinjectobj'] as string | undefined);
+    if (opts.extKeyRequired && soajs === null) {
+      send(res, 500, fail(142, 'extKeyRequired is ON for this service, Make sure your request is going through soajs.controller and a key is in the header'));
+      return;
+    }
+    let route: CompiledRoute | undefined;
+    let params: Record<string, string> = {};
+    for (const r of routes) {
+      if (r.method !== req.method) continue;
+      if (r.re === null) {
+        if (r.path === path) {
+          route = r;
+          break;
+        }
+        continue;
+      }
+      const m = r.re.exec(path);
+      if (m) {
+        route = r;
+        params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')]));
+        break;
+      }
+    }
+    if (route === undefined) {
+      send(res, 400, fail(151, 'You are trying to reach an unknown rest service!'));
+      return;
+    }
+    const body = route.body ? await readBody(req, limit) : {};
+    const reply = await route.handler({ method: req.method ?? 'GET', path, query: url.searchParams, params, headers: req.headers, body, soajs, raw: req });
+    if (isFullReply(reply)) send(res, reply.status, reply.json, reply.headers);
+    else send(res, 200, reply);
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof ServiceError) {
+        send(res, err.status, fail(err.code, err.message));
+        return;
+      }
+      opts.onError?.(err);
+      send(res, 500, fail(500, 'Internal service error'));
+    });
+  });
+  const maintenance = createServer((req, res) => {
+    const route = (req.url ?? '/').split('?')[0];
+    if (route !== '/heartbeat') {
+      send(res, 404, { result: false, ts: Date.now(), service: { service: opts.name, type: 'rest', route } });
+      return;
+    }
+    send(res, 200, { result: true, ts: Date.now(), service: { service: opts.name, type: 'rest', route: '/heartbeat' } });
+  });
+
+  server.listen(opts.port, host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  maintenance.listen(opts.maintenancePort ?? (opts.port === 0 ? 0 : port + 1000), host);
+  await once(maintenance, 'listening');
+  const maintenancePort = (maintenance.address() as AddressInfo).port;
+
+  return {
+    name: opts.name,
+    port,
+    maintenancePort,
+    host,
+    async close() {
+      const closing = [once(server, 'close'), once(maintenance, 'close')];
+      server.close();
+      maintenance.close();
+      server.closeAllConnections();
+      maintenance.closeAllConnections();
+      await Promise.all(closing);
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import t from 'tap';
+import { startTestGateway } from '../helpers/gateway.js';
+
+t.test('GET / answers 136 with HTTP 200, favicon and CORS preflight are built in', async (t) => {
+  const gw = await startTestGateway();
+  t.teardown(() => gw.close());
+
+  const hello = await fetch(`${gw.url}/`);
+  t.equal(hello.status, 200);
+  t.same(await hello.json(), {
+    result: false,
+    errors: { codes: [136], details: [{ code: 136, message: 'Hello I am here! what do you want me to do!' }] },
+  });
+  t.equal(hello.headers.get('access-control-allow-origin'), '*');
+
+  const icon = await fetch(`${gw.url}/favicon.ico`);
+  t.equal(icon.status, 200);
+  t.equal(icon.headers.get('content-type'), 'image/x-icon');
+  t.equal((await icon.arrayBuffer()).byteLength, 0);
+
+  const pre = await fetch(`${gw.url}/anything/at/all`, { method: 'OPTIONS', headers: { origin: 'https://app.example' } });
+  t.equal(pre.status, 204);
+  t.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example', 'origin echoed: * cannot carry credentials');
+  t.equal(pre.headers.get('access-control-allow-credentials'), 'true');
+  t.match(pre.headers.get('access-control-allow-methods'), /GET/);
+  t.match(pre.headers.get('access-control-allow-headers'), /key/);
+});
