@@ -34,8 +34,22 @@ export interface Config {
     headers: string;
     maxAgeSeconds: number;
   };
+  oauth: {
+    accessTokenSeconds: number;
+    refreshTokenSeconds: number;
+    /** PKCS#8 PEM of an EC P-256 key to sign access tokens; absent: one is generated and kept in the store. */
+    signingKeyFile?: string;
+  };
+  cache: {
+    /** Users kept in memory per gateway. */
+    users: number;
+    /** Verified access tokens kept in memory per gateway. */
+    tokens: number;
+  };
   services: {
     example03: { port: number };
+    oauth: { port: number };
+    urac: { port: number };
   };
 }
 
@@ -46,7 +60,7 @@ const filledByDefaults = {} as never;
 export const configSchema: JSONSchemaType<Config> = {
   type: 'object',
   additionalProperties: false,
-  required: ['env', 'gateway', 'store', 'seed', 'demo', 'timeouts', 'cors', 'services'],
+  required: ['env', 'gateway', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'cache', 'services'],
   properties: {
     env: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'dev', description: 'environment code, lower case' },
     gateway: {
@@ -94,10 +108,31 @@ export const configSchema: JSONSchemaType<Config> = {
         maxAgeSeconds: { type: 'integer', minimum: 0, default: 1728000 },
       },
     },
+    oauth: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['accessTokenSeconds', 'refreshTokenSeconds'],
+      default: filledByDefaults,
+      properties: {
+        accessTokenSeconds: { type: 'integer', minimum: 1, maximum: 604800, default: 7200 },
+        refreshTokenSeconds: { type: 'integer', minimum: 1, maximum: 31536000, default: 1209600 },
+        signingKeyFile: { type: 'string', minLength: 1, nullable: true },
+      },
+    },
+    cache: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['users', 'tokens'],
+      default: filledByDefaults,
+      properties: {
+        users: { type: 'integer', minimum: 1, default: 100000 },
+        tokens: { type: 'integer', minimum: 1, default: 100000 },
+      },
+    },
     services: {
       type: 'object',
       additionalProperties: false,
-      required: ['example03'],
+      required: ['example03', 'oauth', 'urac'],
       default: filledByDefaults,
       properties: {
         example03: {
@@ -106,6 +141,20 @@ export const configSchema: JSONSchemaType<Config> = {
           required: ['port'],
           default: filledByDefaults,
           properties: { port: { ...port, default: 4023 } },
+        },
+        oauth: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['port'],
+          default: filledByDefaults,
+          properties: { port: { ...port, default: 4002 } },
+        },
+        urac: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['port'],
+          default: filledByDefaults,
+          properties: { port: { ...port, default: 4001 } },
         },
       },
     },
@@ -132,4 +181,11 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_CORS: 'cors.enabled',
   TESSERA_CORS_ORIGIN: 'cors.origin',
   TESSERA_EXAMPLE03_PORT: 'services.example03.port',
+  TESSERA_OAUTH_PORT: 'services.oauth.port',
+  TESSERA_URAC_PORT: 'services.urac.port',
+  TESSERA_ACCESS_TOKEN_SECONDS: 'oauth.accessTokenSeconds',
+  TESSERA_REFRESH_TOKEN_SECONDS: 'oauth.refreshTokenSeconds',
+  TESSERA_SIGNING_KEY_FILE: 'oauth.signingKeyFile',
+  TESSERA_CACHE_USERS: 'cache.users',
+  TESSERA_CACHE_TOKENS: 'cache.tokens',
 });

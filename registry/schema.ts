@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import { compileServiceAcl } from './acl.js';
+import { compileCidrs } from './net.js';
 import type { DocByKind, DocKind, EnvAcl } from './types.js';
 
 const access = {
@@ -260,6 +261,118 @@ export const serviceSchema: SchemaObject = {
   },
 };
 
+const tenantRef = { type: 'object', additionalProperties: false, required: ['id', 'code'], properties: { id, code } };
+
+export const userSchema: SchemaObject = {
+  $id: 'tessera/user',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'username', 'passwordHash', 'firstName', 'lastName', 'email', 'status', 'groups', 'tenant'],
+  properties: {
+    id,
+    username: { type: 'string', pattern: '^[A-Za-z0-9_.@+-]{3,64}$' },
+    passwordHash: { type: 'string', pattern: '^scrypt\\$' },
+    firstName: { type: 'string', maxLength: 100 },
+    lastName: { type: 'string', maxLength: 100 },
+    email: { type: 'string', maxLength: 254, pattern: '^$|^[^@\\s]+@[^@\\s]+$' },
+    status: { enum: ['active', 'inactive', 'pending'] },
+    groups: { type: 'array', items: code },
+    tenant: tenantRef,
+    profile: { type: 'object' },
+    ts: { type: 'integer', minimum: 0 },
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        keys: {
+          type: 'object',
+          propertyNames: { pattern: '^[0-9a-f]{32}$' },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { acl, config: { type: 'object' } },
+          },
+        },
+        packages: {
+          type: 'object',
+          additionalProperties: { type: 'object', additionalProperties: false, properties: { acl } },
+        },
+        allowedTenants: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['tenant', 'groups'],
+            properties: { tenant: tenantRef, groups: { type: 'array', items: code } },
+          },
+        },
+      },
+    },
+  },
+};
+
+export const groupSchema: SchemaObject = {
+  $id: 'tessera/group',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'code', 'name', 'tenant'],
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}:[A-Za-z0-9_-]{1,64}$', description: '<tenant id>:<code>' },
+    code,
+    name: { type: 'string', minLength: 1, maxLength: 100 },
+    description: { type: 'string' },
+    tenant: tenantRef,
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        allowedPackages: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string', minLength: 1 } } },
+      },
+    },
+  },
+};
+
+export const signingKeySchema: SchemaObject = {
+  $id: 'tessera/signingKey',
+  type: 'object',
+  additionalProperties: false,
+  required: ['kid', 'alg', 'publicJwk', 'privateJwk', 'createdAt'],
+  properties: {
+    kid: id,
+    alg: { enum: ['ES256'] },
+    publicJwk: { type: 'object' },
+    privateJwk: { type: 'object' },
+    createdAt: { type: 'integer', minimum: 0 },
+  },
+};
+
+export const refreshTokenSchema: SchemaObject = {
+  $id: 'tessera/refreshToken',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'userId', 'tenantId', 'iKey', 'expiresAt', 'createdAt'],
+  properties: {
+    id: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    userId: id,
+    tenantId: id,
+    iKey: { type: 'string' },
+    expiresAt: { type: 'integer', minimum: 0 },
+    createdAt: { type: 'integer', minimum: 0 },
+  },
+};
+
+export const revocationSchema: SchemaObject = {
+  $id: 'tessera/revocation',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'expiresAt'],
+  properties: {
+    id: { type: 'string', pattern: '^(jti|user):[A-Za-z0-9_-]{1,64}$' },
+    before: { type: 'integer', minimum: 0 },
+    expiresAt: { type: 'integer', minimum: 0 },
+  },
+};
+
 export class ValidationError extends Error {
   override name = 'ValidationError';
   constructor(
@@ -278,6 +391,11 @@ const validators: { [K in DocKind]: ValidateFunction<DocByKind[K]> } = {
   product: ajv.compile<DocByKind['product']>(productSchema),
   tenant: ajv.compile<DocByKind['tenant']>(tenantSchema),
   service: ajv.compile<DocByKind['service']>(serviceSchema),
+  user: ajv.compile<DocByKind['user']>(userSchema),
+  group: ajv.compile<DocByKind['group']>(groupSchema),
+  signingKey: ajv.compile<DocByKind['signingKey']>(signingKeySchema),
+  refreshToken: ajv.compile<DocByKind['refreshToken']>(refreshTokenSchema),
+  revocation: ajv.compile<DocByKind['revocation']>(revocationSchema),
 };
 
 /** Dotted field path from an ajv error: `/applications/0/keys` -> `applications[0].keys`. */
@@ -317,6 +435,11 @@ export function validateDocument<K extends DocKind>(kind: K, doc: unknown): DocB
   }
   if (kind === 'product') checkProduct(doc as DocByKind['product']);
   if (kind === 'tenant') checkTenant(doc as DocByKind['tenant']);
+  if (kind === 'user') checkUser(doc as DocByKind['user']);
+  if (kind === 'group') {
+    const g = doc as DocByKind['group'];
+    if (g.id !== `${g.tenant.id}:${g.code}`) throw new ValidationError('group: field "id" must be "<tenant.id>:<code>"', 'id');
+  }
   return doc;
 }
 
@@ -328,6 +451,29 @@ function checkEnvAcl(envAcl: EnvAcl, base: string, kind: DocKind): void {
       } catch (err) {
         const field = `${base}.${env}.${service}`;
         throw new ValidationError(`${kind}: field "${field}" ${(err as Error).message}`, field);
+      }
+    }
+  }
+}
+
+function checkUser(u: DocByKind['user']): void {
+  for (const [iKey, entry] of Object.entries(u.config?.keys ?? {})) {
+    for (const [service, sacl] of Object.entries(entry.acl ?? {})) {
+      try {
+        compileServiceAcl(sacl);
+      } catch (err) {
+        const field = `config.keys.${iKey}.acl.${service}`;
+        throw new ValidationError(`user: field "${field}" ${(err as Error).message}`, field);
+      }
+    }
+  }
+  for (const [pkg, entry] of Object.entries(u.config?.packages ?? {})) {
+    for (const [service, sacl] of Object.entries(entry.acl ?? {})) {
+      try {
+        compileServiceAcl(sacl);
+      } catch (err) {
+        const field = `config.packages.${pkg}.acl.${service}`;
+        throw new ValidationError(`user: field "${field}" ${(err as Error).message}`, field);
       }
     }
   }
@@ -361,6 +507,14 @@ function checkTenant(t: DocByKind['tenant']): void {
       }
       keys.add(k.key);
       k.extKeys.forEach((e, n) => {
+        for (const side of ['allow', 'deny'] as const) {
+          try {
+            compileCidrs(e.geo?.[side]);
+          } catch (err) {
+            const field = `applications[${i}].keys[${j}].extKeys[${n}].geo.${side}`;
+            throw new ValidationError(`tenant: field "${field}" ${(err as Error).message}`, field);
+          }
+        }
         if (hashes.has(e.keyHash)) {
           const field = `applications[${i}].keys[${j}].extKeys[${n}].keyHash`;
           throw new ValidationError(`tenant: field "${field}" is a duplicate`, field);

@@ -2,11 +2,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { hashExtKey, isWellFormedExtKey, keyHint } from './keys.js';
+import { hashPasswordSync } from './password.js';
 import { validateDocument, ValidationError } from './schema.js';
 import type { DocByKind, DocKind } from './types.js';
 
 /** The declarative form: any YAML file in the seed directory may hold any of these lists. */
-const SECTIONS: Readonly<Record<string, DocKind>> = { products: 'product', tenants: 'tenant', services: 'service' };
+const SECTIONS: Readonly<Record<string, DocKind>> = {
+  products: 'product',
+  tenants: 'tenant',
+  services: 'service',
+  users: 'user',
+  groups: 'group',
+};
 
 export interface SeedDoc<K extends DocKind = DocKind> {
   readonly kind: K;
@@ -46,6 +53,17 @@ function hashPlainKeys(tenant: unknown): unknown {
   return tenant;
 }
 
+/** Seed users may give a plaintext `password`; it is hashed here and never stored. */
+function hashPlainPassword(user: unknown): unknown {
+  if (typeof user !== 'object' || user === null) return user;
+  const u = user as Record<string, unknown>;
+  if (typeof u['password'] === 'string') {
+    u['passwordHash'] = hashPasswordSync(u['password']);
+    delete u['password'];
+  }
+  return u;
+}
+
 /** Reads and validates every `*.yaml`/`*.yml` in `dir`, in name order. */
 export function readSeed(dir: string): SeedDoc[] {
   let files: string[];
@@ -67,12 +85,15 @@ export function readSeed(dir: string): SeedDoc[] {
     if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new SeedError(`seed: ${path} must hold a mapping`);
     for (const [section, list] of Object.entries(parsed as Record<string, unknown>)) {
       const kind = SECTIONS[section];
-      if (!kind) continue; // other sections belong to the services (users, groups): they read them themselves
+      if (!kind) continue; // `x-…` sections hold YAML anchors
       if (!Array.isArray(list)) throw new SeedError(`seed: ${path}: "${section}" must be a list`);
       list.forEach((item: unknown, i) => {
         const origin = `${file}: ${section}[${i}]`;
         try {
-          const doc = validateDocument(kind, kind === 'tenant' ? hashPlainKeys(item) : item);
+          const doc = validateDocument(
+            kind,
+            kind === 'tenant' ? hashPlainKeys(item) : kind === 'user' ? hashPlainPassword(item) : item,
+          );
           out.push({ kind, doc, origin });
         } catch (err) {
           const msg = err instanceof ValidationError ? err.message : (err as Error).message;

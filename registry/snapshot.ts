@@ -1,8 +1,9 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { compileAcl, type CompiledAcl } from './acl.js';
 import { compileCidrs } from './net.js';
 import type { RegistryData } from './store/types.js';
-import type { Acl, DeviceRules, EnvAcl, ServiceVersion, Tenant } from './types.js';
+import type { Acl, DeviceRules, EnvAcl, Group, ServiceVersion, Tenant } from './types.js';
 import { latestVersion, normalizeVersion } from './version.js';
 
 /**
@@ -18,6 +19,14 @@ export interface Snapshot {
   readonly tenants: ReadonlyMap<string, TenantEntry>;
   /** SHA-256 of ext key -> resolved key. */
   readonly keys: ReadonlyMap<string, KeyEntry>;
+  /** Tenant id -> group code -> group. */
+  readonly groups: ReadonlyMap<string, ReadonlyMap<string, Readonly<Group>>>;
+  /** Access-token verification keys by `kid` (public halves only). */
+  readonly signingKeys: ReadonlyMap<string, KeyObject>;
+  /** Revoked access-token ids (`jti`) still within their lifetime. */
+  readonly revokedTokens: ReadonlySet<string>;
+  /** User id -> tokens issued before this time (ms) are revoked. */
+  readonly revokedBefore: ReadonlyMap<string, number>;
 }
 
 export interface Upstream {
@@ -230,5 +239,42 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
     }
   }
 
-  return Object.freeze({ version: data.version, env, builtAt: Date.now(), services, packages, tenants, keys });
+  const groups = new Map<string, Map<string, Group>>();
+  for (const g of data.groups) {
+    let byCode = groups.get(g.tenant.id);
+    if (byCode === undefined) groups.set(g.tenant.id, (byCode = new Map()));
+    byCode.set(g.code, deepFreeze(structuredClone(g)));
+  }
+
+  const signingKeys = new Map<string, KeyObject>();
+  for (const k of data.signingKeys) {
+    try {
+      signingKeys.set(k.kid, createPublicKey({ key: k.publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' }));
+    } catch (err) {
+      throw new SnapshotBuildError(`signing key "${k.kid}": ${(err as Error).message}`);
+    }
+  }
+
+  const now = Date.now();
+  const revokedTokens = new Set<string>();
+  const revokedBefore = new Map<string, number>();
+  for (const r of data.revocations) {
+    if (r.expiresAt <= now) continue;
+    if (r.id.startsWith('jti:')) revokedTokens.add(r.id.slice(4));
+    else if (r.before !== undefined) revokedBefore.set(r.id.slice(5), r.before);
+  }
+
+  return Object.freeze({
+    version: data.version,
+    env,
+    builtAt: now,
+    services,
+    packages,
+    tenants,
+    keys,
+    groups,
+    signingKeys,
+    revokedTokens,
+    revokedBefore,
+  });
 }

@@ -1,5 +1,5 @@
 import { buildSnapshot, type Snapshot } from './snapshot.js';
-import type { Store } from './store/types.js';
+import { SNAPSHOT_KINDS, type Store } from './store/types.js';
 
 /** What the data plane reads: the current snapshot, swapped whole. */
 export interface SnapshotHolder {
@@ -34,7 +34,9 @@ export class RegistrySync implements SnapshotHolder {
   /** Builds the first snapshot (throws if it cannot) and starts following changes. */
   async start(): Promise<this> {
     this.#snapshot = buildSnapshot(await this.store.load(), this.options.env);
-    this.#unsubscribe = this.store.onChange(() => this.#schedule());
+    this.#unsubscribe = this.store.onChange((e) => {
+      if (SNAPSHOT_KINDS.has(e.kind)) this.#schedule();
+    });
     return this;
   }
 

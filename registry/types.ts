@@ -148,13 +148,92 @@ export interface Service {
   hosts?: Record<string, string[]>;
 }
 
-export type DocKind = 'product' | 'tenant' | 'service';
+export interface TenantRef {
+  id: string;
+  code: string;
+}
+
+/** `config.keys[<internal key>]` and `config.packages[<package>]` of a user (SOAJS URAC). */
+export interface UserConfig {
+  keys?: Record<string, { acl?: Acl; config?: Record<string, unknown> }>;
+  packages?: Record<string, { acl?: Acl }>;
+  /** Membership in other tenants; the entry's groups apply there. */
+  allowedTenants?: { tenant: TenantRef; groups: string[] }[];
+}
+
+export interface User {
+  id: string;
+  username: string;
+  /** `scrypt$N$r$p$<salt b64>$<hash b64>` (registry/password.ts). */
+  passwordHash: string;
+  firstName: string;
+  lastName: string;
+  email: string;
+  status: 'active' | 'inactive' | 'pending';
+  groups: string[];
+  /** Home tenant. */
+  tenant: TenantRef;
+  profile?: Record<string, unknown>;
+  config?: UserConfig;
+  /** ms epoch */
+  ts?: number;
+}
+
+export interface Group {
+  /** `<tenant id>:<code>` */
+  id: string;
+  code: string;
+  name: string;
+  description?: string;
+  tenant: TenantRef;
+  config?: { allowedPackages?: Record<string, string[]> };
+}
+
+/** An access-token signing key (oauth). The private half never leaves the oauth service's reads. */
+export interface SigningKey {
+  kid: string;
+  alg: 'ES256';
+  publicJwk: Record<string, unknown>;
+  privateJwk: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** A refresh token, stored by the SHA-256 of its value: opaque, single use. */
+export interface RefreshToken {
+  /** SHA-256 hex of the token. */
+  id: string;
+  userId: string;
+  tenantId: string;
+  /** Internal key of the login, for audit. */
+  iKey: string;
+  expiresAt: number;
+  createdAt: number;
+}
+
+/**
+ * A revoked access token (`jti:<id>`) or every token of a user issued before `before`
+ * (`user:<id>`). Kept until the last token it covers would have expired.
+ */
+export interface Revocation {
+  id: string;
+  before?: number;
+  expiresAt: number;
+}
+
+export type DocKind = 'product' | 'tenant' | 'service' | 'user' | 'group' | 'signingKey' | 'refreshToken' | 'revocation';
 
 export interface DocByKind {
   product: Product;
   tenant: Tenant;
   service: Service;
+  user: User;
+  group: Group;
+  signingKey: SigningKey;
+  refreshToken: RefreshToken;
+  revocation: Revocation;
 }
+
+export const DOC_KINDS: readonly DocKind[] = ['product', 'tenant', 'service', 'user', 'group', 'signingKey', 'refreshToken', 'revocation'];
 
 /** A host a running service registered for itself (not persisted: it re-registers on start). */
 export interface HostRegistration {

@@ -2,8 +2,8 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { join } from 'node:path';
 import { validateDocument } from '../schema.js';
 import type { SeedDoc } from '../seed.js';
-import type { DocByKind, DocKind, HostRegistration } from '../types.js';
-import { ConflictError, docId, type ChangeEvent, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
+import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type User } from '../types.js';
+import { ConflictError, DuplicateError, docId, type ChangeEvent, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
 
 interface Entry {
   doc: unknown;
@@ -18,8 +18,12 @@ interface PersistedState {
   seeded: string[];
 }
 
+function emptyDocs(): Record<DocKind, Record<string, Entry>> {
+  return Object.fromEntries(DOC_KINDS.map((k) => [k, {}])) as Record<DocKind, Record<string, Entry>>;
+}
+
 function emptyState(): PersistedState {
-  return { format: 1, version: 0, docs: { product: {}, tenant: {}, service: {} }, seeded: [] };
+  return { format: 1, version: 0, docs: emptyDocs(), seeded: [] };
 }
 
 /**
@@ -52,8 +56,14 @@ export class FileStore implements Store {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (text !== null) {
-      const state = JSON.parse(text) as PersistedState;
+      let state: PersistedState;
+      try {
+        state = JSON.parse(text) as PersistedState;
+      } catch (err) {
+        throw new Error(`${this.#file}: not valid JSON (${(err as Error).message}); restore it from a backup or remove it to reseed`);
+      }
       if (state.format !== 1) throw new Error(`${this.#file}: unknown format ${String(state.format)}`);
+      state.docs = { ...emptyDocs(), ...state.docs };
       for (const kind of Object.keys(state.docs) as DocKind[]) {
         for (const [id, entry] of Object.entries(state.docs[kind])) {
           try {
@@ -74,6 +84,7 @@ export class FileStore implements Store {
       seeded.add(tag);
       changed = true;
       if (this.#state.docs[s.kind][id]) continue;
+      if (s.kind === 'user' && this.#findUser((s.doc as User).username)) continue;
       this.#state.version += 1;
       this.#state.docs[s.kind][id] = { doc: structuredClone(s.doc), version: 1 };
     }
@@ -89,7 +100,20 @@ export class FileStore implements Store {
       tenants: all('tenant'),
       services: all('service'),
       hosts: [...this.#hosts],
+      groups: all('group'),
+      signingKeys: all('signingKey'),
+      revocations: all('revocation'),
     };
+  }
+
+  async findUserByUsername(username: string): Promise<Versioned<User> | null> {
+    const e = this.#findUser(username);
+    return e ? { doc: structuredClone(e.doc) as User, version: e.version } : null;
+  }
+
+  #findUser(username: string): Entry | undefined {
+    const wanted = username.toLowerCase();
+    return Object.values(this.#state.docs.user).find((e) => (e.doc as User).username.toLowerCase() === wanted);
   }
 
   async get<K extends DocKind>(kind: K, id: string): Promise<Versioned<DocByKind[K]> | null> {
@@ -108,6 +132,10 @@ export class FileStore implements Store {
       const current = this.#state.docs[kind][id];
       const actual = current?.version ?? 0;
       if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
+      if (kind === 'user') {
+        const other = this.#findUser((valid as User).username);
+        if (other && (other.doc as User).id !== id) throw new DuplicateError('user', 'username', (valid as User).username);
+      }
       const next = structuredClone(this.#state);
       next.version += 1;
       (next.docs[kind] as Record<string, Entry>)[id] = { doc: valid, version: actual + 1 };
@@ -170,7 +198,13 @@ export class FileStore implements Store {
   }
 
   #emit(event: ChangeEvent): void {
-    for (const l of this.#listeners) l(event);
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch {
+        // A listener's failure is its own; the write has happened and others must hear of it.
+      }
+    }
   }
 
   #persist(state: PersistedState): void {

@@ -1,4 +1,4 @@
-import type { DocByKind, DocKind, HostRegistration, Product, Service, Tenant } from '../types.js';
+import type { DocByKind, DocKind, Group, HostRegistration, Product, Revocation, Service, SigningKey, Tenant, User } from '../types.js';
 
 /** Everything the snapshot is compiled from. */
 export interface RegistryData {
@@ -7,7 +7,13 @@ export interface RegistryData {
   readonly tenants: readonly Tenant[];
   readonly services: readonly Service[];
   readonly hosts: readonly HostRegistration[];
+  readonly groups: readonly Group[];
+  readonly signingKeys: readonly SigningKey[];
+  readonly revocations: readonly Revocation[];
 }
+
+/** Kinds the snapshot is built from: a change to one of them rebuilds it. Users and tokens are cached instead. */
+export const SNAPSHOT_KINDS: ReadonlySet<DocKind | 'host'> = new Set(['product', 'tenant', 'service', 'group', 'signingKey', 'revocation', 'host']);
 
 export interface ChangeEvent {
   /** Registry version after the change. */
@@ -40,15 +46,28 @@ export class ConflictError extends Error {
   }
 }
 
+/** A unique field (e.g. a username) is taken by another document. */
+export class DuplicateError extends Error {
+  override name = 'DuplicateError';
+  constructor(
+    readonly kind: string,
+    readonly field: string,
+    readonly value: string,
+  ) {
+    super(`${kind} with ${field} "${value}" already exists`);
+  }
+}
+
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
-/** The id of a document: products by code, tenants by id, services by name. */
+/** The id of a document: products by code, services by name, signing keys by kid, the rest by id. */
 export function docId<K extends DocKind>(kind: K, doc: DocByKind[K]): string {
   if (kind === 'product') return (doc as Product).code;
-  if (kind === 'tenant') return (doc as Tenant).id;
-  return (doc as Service).name;
+  if (kind === 'service') return (doc as Service).name;
+  if (kind === 'signingKey') return (doc as SigningKey).kid;
+  return (doc as Tenant | User).id;
 }
 
 /**
@@ -65,6 +84,8 @@ export interface Store {
   put<K extends DocKind>(kind: K, doc: DocByKind[K], opts?: WriteOptions): Promise<number>;
   /** Returns false when there was nothing to delete. */
   delete(kind: DocKind, id: string, opts?: WriteOptions): Promise<boolean>;
+  /** Usernames are unique across tenants. */
+  findUserByUsername(username: string): Promise<Versioned<User> | null>;
   registerHost(host: HostRegistration): Promise<void>;
   unregisterHost(host: HostRegistration): Promise<void>;
   onChange(listener: (event: ChangeEvent) => void): () => void;

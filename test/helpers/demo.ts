@@ -16,6 +16,44 @@ export const DEMO_KEYS = Object.freeze({
     '7bc1e66d003a3b2acfce1557cbda7320ec45057be0505fd7e9dec19e9fe74c194b109a48568f53449c1cc607a3cb23d70de86831a2ac4b87f1c0c5d57d19702a74ac22a64531185af11f75967f9ba54cb930149ed8a1384f924be9baa4ed5b0b',
 });
 
+export const OWNER_KEY =
+  '43d22186b6138dbe315fb0388ed3089644d0e5d879a0b8052db1f5afce504114cb27f06a93c414de022174bf40505ead9e9a2f00346ec56b379e0b4dbaf793b4';
+
+export const TNT1_ID = '54ee2150b7a669fc22b7f6b9';
+export const TNT2_ID = '54ee28cc203674ba271d57a4';
+
+export interface TokenPair {
+  token_type: string;
+  access_token: string;
+  expires_in: number;
+  refresh_token: string;
+}
+
+/** `POST /oauth/token` with a form body, as the SOAJS walkthrough's curl does. */
+export async function login(base: string, key: string, username: string, password: string): Promise<{ status: number; body: unknown; headers: Headers }> {
+  return request(base, '/oauth/token', {
+    method: 'POST',
+    headers: { key, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password, grant_type: 'password' }).toString(),
+  });
+}
+
+export async function request(
+  base: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: unknown; headers: Headers }> {
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // leave as text
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
 export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown; headers: Headers }> {
   const res = await fetch(url, { headers });
   const text = await res.text();

@@ -30,6 +30,8 @@ export async function startTesseraProcess(env: Record<string, string> = {}, time
       TESSERA_MAINTENANCE_PORT: '0',
       TESSERA_HOST: '127.0.0.1',
       TESSERA_EXAMPLE03_PORT: '0',
+      TESSERA_OAUTH_PORT: '0',
+      TESSERA_URAC_PORT: '0',
       TESSERA_STORE: `file:${dataDir}`,
       ...env,
     },

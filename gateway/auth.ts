@@ -1,0 +1,142 @@
+import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { LruCache, type CachedUser, type UserCache } from '../registry/cache.js';
+import type { Snapshot } from '../registry/snapshot.js';
+import { groupsIn, userAclFor } from '../registry/user-acl.js';
+import type { RequestContext } from './context.js';
+import { ERRORS, type Denial } from './errors.js';
+import type { Authenticator } from './stages/token.js';
+import type { GatewayUser } from './user.js';
+
+/** What the oauth service signs into an access token, and all the gateway keeps of one. */
+export interface TokenClaims {
+  /** User id. */
+  readonly sub: string;
+  /** Tenant id of the key used at login: the token is bound to it. */
+  readonly tid: string;
+  readonly env: string;
+  readonly jti: string;
+  /** Issued at, ms (finer than `iat`: a logout-all must not catch a login in the same second). */
+  readonly ims: number;
+  /** Expiry, ms. */
+  readonly expMs: number;
+}
+
+export const TOKEN_ISSUER = 'tessera';
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+export interface AuthenticatorOptions {
+  users: UserCache;
+  /** Verified tokens kept (each ~200 bytes). */
+  maxTokens?: number;
+  now?: () => number;
+}
+
+/**
+ * Access tokens are verified once (ES256, `jose`) and kept in an LRU; every request then checks
+ * expiry, revocation and tenant binding against the pinned snapshot, and takes the user from the
+ * user cache: a warm request does no crypto and no I/O. Any failure denies.
+ */
+export class TokenAuthenticator implements Authenticator {
+  readonly #users: UserCache;
+  readonly #verified: LruCache<string, TokenClaims>;
+  readonly #rejected: LruCache<string, Denial>;
+  /** `${userId}:${userVersion}|${iKey}|${snapshotVersion}` → resolved user; versions make invalidation free. */
+  readonly #resolved: LruCache<string, GatewayUser>;
+  readonly #now: () => number;
+
+  constructor(opts: AuthenticatorOptions) {
+    this.#users = opts.users;
+    this.#verified = new LruCache(opts.maxTokens ?? 100_000);
+    this.#rejected = new LruCache(10_000);
+    this.#resolved = new LruCache(opts.maxTokens ?? 100_000);
+    this.#now = opts.now ?? Date.now;
+  }
+
+  authenticate(token: string, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial> {
+    const claims = this.#verified.get(token);
+    if (claims !== undefined) return this.#resolve(claims, ctx);
+    const rejected = this.#rejected.get(token);
+    if (rejected !== undefined) return rejected;
+    if (token.length > 4096 || !JWT_SHAPE.test(token)) return ERRORS.TOKEN_INVALID;
+    return this.#verify(token, ctx.snapshot).then((r) => ('body' in r ? r : this.#resolve(r, ctx)));
+  }
+
+  async #verify(token: string, snapshot: Snapshot): Promise<TokenClaims | Denial> {
+    const getKey: JWTVerifyGetKey = (header) => {
+      const key = header.kid === undefined ? undefined : snapshot.signingKeys.get(header.kid);
+      if (key === undefined) throw new joseErrors.JWKSNoMatchingKey();
+      return key;
+    };
+    try {
+      const { payload } = await jwtVerify(token, getKey, { algorithms: ['ES256'], issuer: TOKEN_ISSUER, currentDate: new Date(this.#now()) });
+      const { sub, tid, env, jti, ims, exp } = payload as Record<string, unknown>;
+      if (
+        typeof sub !== 'string' ||
+        typeof tid !== 'string' ||
+        typeof env !== 'string' ||
+        typeof jti !== 'string' ||
+        typeof ims !== 'number' ||
+        typeof exp !== 'number'
+      ) {
+        this.#rejected.set(token, ERRORS.TOKEN_INVALID);
+        return ERRORS.TOKEN_INVALID;
+      }
+      const claims: TokenClaims = Object.freeze({ sub, tid, env, jti, ims, expMs: exp * 1000 });
+      this.#verified.set(token, claims);
+      return claims;
+    } catch (err) {
+      const denial = err instanceof joseErrors.JWTExpired ? ERRORS.TOKEN_EXPIRED : ERRORS.TOKEN_INVALID;
+      this.#rejected.set(token, denial);
+      return denial;
+    }
+  }
+
+  #resolve(c: TokenClaims, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial> {
+    const snap = ctx.snapshot;
+    if (c.expMs <= this.#now()) return ERRORS.TOKEN_EXPIRED;
+    if (c.env !== snap.env) return ERRORS.TOKEN_INVALID;
+    if (snap.revokedTokens.has(c.jti)) return ERRORS.TOKEN_INVALID;
+    const before = snap.revokedBefore.get(c.sub);
+    if (before !== undefined && c.ims < before) return ERRORS.TOKEN_INVALID;
+    if (ctx.key !== null && c.tid !== ctx.key.tenant.id) return ERRORS.USER_UNAUTHORIZED;
+    let user: CachedUser | Promise<CachedUser>;
+    try {
+      user = this.#users.lookup(c.sub);
+    } catch {
+      return ERRORS.REGISTRY_UNAVAILABLE;
+    }
+    if (user instanceof Promise) {
+      return user.then(
+        (u) => this.#finish(u, c, ctx),
+        () => ERRORS.REGISTRY_UNAVAILABLE,
+      );
+    }
+    return this.#finish(user, c, ctx);
+  }
+
+  #finish(entry: CachedUser, c: TokenClaims, ctx: RequestContext): GatewayUser | Denial {
+    if (entry === null) return ERRORS.USER_UNAUTHORIZED;
+    const user = entry.doc;
+    if (user.status !== 'active') return ERRORS.USER_UNAUTHORIZED;
+    const key = ctx.key;
+    const memo = `${user.id}:${entry.version}|${key?.iKey ?? c.tid}|${ctx.snapshot.version}`;
+    const cached = this.#resolved.get(memo);
+    if (cached !== undefined) return cached;
+    const groups = groupsIn(user, key?.tenant.id ?? c.tid);
+    if (groups === null) return ERRORS.USER_UNAUTHORIZED;
+    const resolved: GatewayUser = Object.freeze({
+      id: user.id,
+      username: user.username,
+      firstName: user.firstName,
+      lastName: user.lastName,
+      email: user.email,
+      groups: Object.freeze([...groups]),
+      tenant: Object.freeze({ id: user.tenant.id, code: user.tenant.code }),
+      profile: user.profile ?? null,
+      acl: key === null ? null : userAclFor(user, groups, key, ctx.snapshot),
+      config: (key === null ? undefined : user.config?.keys?.[key.iKey]?.config) ?? null,
+    });
+    this.#resolved.set(memo, resolved);
+    return resolved;
+  }
+}

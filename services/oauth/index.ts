@@ -1,0 +1,242 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { compactVerify, createLocalJWKSet, decodeJwt, SignJWT } from 'jose';
+import { verifyPassword, UNUSABLE_HASH } from '../../registry/password.js';
+import { ConflictError, type Store } from '../../registry/store/types.js';
+import type { User } from '../../registry/types.js';
+import { groupsIn } from '../../registry/user-acl.js';
+import { ok, ServiceError } from '../kit/envelope.js';
+import type { SoajsContext } from '../kit/inject.js';
+import { startService, type RunningService, type ServiceRequest } from '../kit/server.js';
+import { activeSigningKey, type ActiveKey } from './signing-keys.js';
+
+export interface OauthOptions {
+  port: number;
+  host?: string;
+  maintenancePort?: number;
+  store: Store;
+  env: string;
+  accessTokenSeconds: number;
+  refreshTokenSeconds: number;
+  signingKeyFile?: string;
+  /** How often expired refresh tokens and revocations are swept, ms. */
+  sweepIntervalMs?: number;
+}
+
+const ISSUER = 'tessera';
+const CREDENTIALS = 'Unable to log in. Credential error or mismatch';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function tenantOf(req: ServiceRequest): SoajsContext['tenant'] {
+  // extKeyRequired: the kit has already refused calls without the gateway's context.
+  return req.soajs!.tenant;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function str(body: Record<string, unknown>, name: string): string | null {
+  const v = body[name];
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/**
+ * The bundled oauth service (SOAJS's routes): password and refresh grants issuing ES256 access
+ * tokens bound to the key's tenant, opaque single-use refresh tokens stored hashed, logout and
+ * revocation, and the JWKS every gateway verifies with.
+ */
+export async function startOauth(opts: OauthOptions): Promise<RunningService & { readonly kid: string }> {
+  const { store } = opts;
+  const key: ActiveKey = await activeSigningKey(store, opts.signingKeyFile);
+
+  async function tenantSecret(tenantId: string): Promise<string> {
+    const t = await store.get('tenant', tenantId);
+    const secret = t?.doc.oauth?.secret;
+    if (!secret) throw new ServiceError(406, 406, 'Missing Tenant secret');
+    return secret;
+  }
+
+  /** `Authorization: Basic base64(tenantId:secret)` is optional; when sent it must be this tenant's. */
+  async function checkClient(req: ServiceRequest, tenantId: string): Promise<void> {
+    const header = req.headers.authorization;
+    if (header === undefined) return;
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/.exec(header);
+    const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    const ok =
+      colon > 0 && decoded.slice(0, colon) === tenantId && safeEqual(decoded.slice(colon + 1), await tenantSecret(tenantId));
+    if (!ok) throw new ServiceError(401, 401, 'Invalid client: the Authorization header does not match the key\'s tenant');
+  }
+
+  async function issue(user: User, tenant: SoajsContext['tenant']) {
+    const now = Date.now();
+    const accessToken = await new SignJWT({ tid: tenant.id, tcode: tenant.code, env: opts.env, ims: now })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setSubject(user.id)
+      .setJti(randomBytes(16).toString('hex'))
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor(now / 1000) + opts.accessTokenSeconds)
+      .sign(key.privateKey);
+    const refresh = randomBytes(32).toString('hex');
+    await store.put(
+      'refreshToken',
+      { id: sha256(refresh), userId: user.id, tenantId: tenant.id, iKey: tenant.key.iKey, expiresAt: now + opts.refreshTokenSeconds * 1000, createdAt: now },
+      { ifVersion: 0 },
+    );
+    return {
+      status: 200,
+      headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
+      json: { token_type: 'bearer', access_token: accessToken, expires_in: opts.accessTokenSeconds, refresh_token: refresh },
+    };
+  }
+
+  async function passwordGrant(req: ServiceRequest) {
+    const tenant = tenantOf(req);
+    const username = str(req.body, 'username');
+    const password = str(req.body, 'password');
+    if (username === null || password === null) {
+      throw new ServiceError(400, 400, 'Missing parameters. "username" and "password" are required');
+    }
+    const found = await store.findUserByUsername(username);
+    // Always pay for one scrypt: the answer's timing must not say whether the user exists.
+    const valid = await verifyPassword(password, found?.doc.passwordHash ?? UNUSABLE_HASH);
+    const user = found?.doc;
+    if (!valid || user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) {
+      throw new ServiceError(401, 401, CREDENTIALS);
+    }
+    return issue(user, tenant);
+  }
+
+  async function refreshGrant(req: ServiceRequest) {
+    const tenant = tenantOf(req);
+    const token = str(req.body, 'refresh_token');
+    if (token === null) throw new ServiceError(400, 400, 'Missing parameters. "refresh_token" is required');
+    const stored = await store.get('refreshToken', sha256(token));
+    const invalid = () => new ServiceError(400, 400, 'Invalid refresh token');
+    if (stored === null || stored.doc.expiresAt <= Date.now() || stored.doc.tenantId !== tenant.id) throw invalid();
+    try {
+      // Single use: of two concurrent refreshes with one token, one deletes it and the other conflicts.
+      if (!(await store.delete('refreshToken', stored.doc.id, { ifVersion: stored.version }))) throw invalid();
+    } catch (err) {
+      if (err instanceof ConflictError) throw invalid();
+      throw err;
+    }
+    const user = (await store.get('user', stored.doc.userId))?.doc;
+    if (user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) throw invalid();
+    return issue(user, tenant);
+  }
+
+  /** Verifies the signature (expired tokens may still be logged out); null when it is not ours. */
+  async function ourToken(token: string): Promise<{ jti: string; exp: number } | null> {
+    try {
+      const jwks = createLocalJWKSet({ keys: (await store.list('signingKey')).map((k) => k.doc.publicJwk) });
+      await compactVerify(token, jwks, { algorithms: ['ES256'] });
+      const claims = decodeJwt(token);
+      return typeof claims.jti === 'string' && typeof claims.exp === 'number' ? { jti: claims.jti, exp: claims.exp } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async function sweep(): Promise<void> {
+    const now = Date.now();
+    for (const kind of ['refreshToken', 'revocation'] as const) {
+      for (const v of await store.list(kind)) {
+        if (v.doc.expiresAt <= now) await store.delete(kind, kind === 'refreshToken' ? v.doc.id : v.doc.id, { ifVersion: v.version }).catch(() => undefined);
+      }
+    }
+  }
+  const sweeper = setInterval(() => void sweep().catch(() => undefined), opts.sweepIntervalMs ?? 60_000);
+  sweeper.unref();
+
+  const service = await startService({
+    name: 'oauth',
+    port: opts.port,
+    ...(opts.host !== undefined ? { host: opts.host } : {}),
+    ...(opts.maintenancePort !== undefined ? { maintenancePort: opts.maintenancePort } : {}),
+    extKeyRequired: true,
+    maxBodyBytes: 16 * 1024,
+    routes: [
+      {
+        method: 'GET',
+        path: '/authorization',
+        async handler(req) {
+          const tenant = tenantOf(req);
+          return ok(`Basic ${Buffer.from(`${tenant.id}:${await tenantSecret(tenant.id)}`).toString('base64')}`);
+        },
+      },
+      {
+        method: 'POST',
+        path: '/token',
+        body: true,
+        async handler(req) {
+          await checkClient(req, tenantOf(req).id);
+          const grant = str(req.body, 'grant_type') ?? 'password';
+          if (grant === 'password') return passwordGrant(req);
+          if (grant === 'refresh_token') return refreshGrant(req);
+          throw new ServiceError(400, 400, `Unsupported grant type "${grant}": use password or refresh_token`);
+        },
+      },
+      {
+        method: 'DELETE',
+        path: '/accessToken/:token',
+        async handler(req) {
+          const claims = await ourToken(req.params['token'] ?? '');
+          if (claims === null) return ok(0);
+          await store.put('revocation', { id: `jti:${claims.jti}`, expiresAt: claims.exp * 1000 });
+          return ok(1);
+        },
+      },
+      {
+        method: 'DELETE',
+        path: '/refreshToken/:token',
+        async handler(req) {
+          return ok((await store.delete('refreshToken', sha256(req.params['token'] ?? ''))) ? 1 : 0);
+        },
+      },
+      {
+        method: 'DELETE',
+        path: '/tokens/user/:userId',
+        async handler(req) {
+          const caller = req.soajs?.urac;
+          const userId = req.params['userId'] ?? '';
+          if (!caller) throw new ServiceError(401, 401, 'You need to be logged in.');
+          if (caller._id !== userId && !caller.groups.includes('owner')) {
+            throw new ServiceError(403, 403, 'Only the user or an owner may revoke these tokens');
+          }
+          if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new ServiceError(400, 400, 'Invalid user id');
+          const now = Date.now();
+          await store.put('revocation', { id: `user:${userId}`, before: now, expiresAt: now + opts.accessTokenSeconds * 1000 });
+          let count = 0;
+          for (const v of await store.list('refreshToken')) {
+            if (v.doc.userId === userId && (await store.delete('refreshToken', v.doc.id).catch(() => false))) count++;
+          }
+          return ok(count);
+        },
+      },
+      {
+        method: 'GET',
+        path: '/jwks',
+        async handler() {
+          return { status: 200, json: { keys: (await store.list('signingKey')).map((k) => k.doc.publicJwk) } };
+        },
+      },
+    ],
+  });
+  return {
+    ...service,
+    kid: key.kid,
+    name: service.name,
+    port: service.port,
+    maintenancePort: service.maintenancePort,
+    host: service.host,
+    async close() {
+      clearInterval(sweeper);
+      await service.close();
+    },
+  };
+}
