@@ -110,6 +110,7 @@ export function compileServiceAcl(entry: ServiceAcl): CompiledServiceAcl {
   for (const k of versionKeys) {
     const v = normalizeVersion(k);
     if (v === null) throw new Error(`has an invalid version "${k}"`);
+    if (versions.has(v)) throw new Error(`lists version ${v} twice ("${k}")`);
     versions.set(v, compileVersion((entry as Record<string, VersionAcl>)[k]!));
   }
   return Object.freeze({ versions, legacy: null, latest: latestVersion(versions.keys()) });

@@ -5,15 +5,18 @@ export function compileCidrs(cidrs: readonly string[] | undefined): BlockList | 
   if (!cidrs || cidrs.length === 0) return null;
   const list = new BlockList();
   for (const entry of cidrs) {
-    const [addr = '', bitsText] = entry.split('/');
+    // Strict: a lenient parse turns the typo `10.0.0.0/` into `/0`, an allow list open to everyone.
+    const slash = entry.indexOf('/');
+    const addr = slash === -1 ? entry : entry.slice(0, slash);
     const type = isIPv4(addr) ? 'ipv4' : isIPv6(addr) ? 'ipv6' : null;
     if (type === null) throw new Error(`"${entry}" is not an IP address or CIDR`);
-    if (bitsText === undefined) {
+    if (slash === -1) {
       list.addAddress(addr, type);
       continue;
     }
+    const bitsText = entry.slice(slash + 1);
     const bits = Number(bitsText);
-    if (!Number.isInteger(bits) || bits < 0 || bits > (type === 'ipv4' ? 32 : 128)) {
+    if (!/^[0-9]{1,3}$/.test(bitsText) || bits > (type === 'ipv4' ? 32 : 128)) {
       throw new Error(`"${entry}" has an invalid prefix length`);
     }
     list.addSubnet(addr, bits, type);

@@ -1,3 +1,4 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import { compileServiceAcl } from './acl.js';
 import { compileCidrs } from './net.js';
@@ -256,7 +257,14 @@ export const serviceSchema: SchemaObject = {
     hosts: {
       type: 'object',
       propertyNames: { pattern: '^[0-9]+(\\.[0-9]+)?$' },
-      additionalProperties: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_.:\\[\\]-]+$' } },
+      additionalProperties: {
+        type: 'array',
+        items: {
+          type: 'string',
+          description: 'host, host:port, [ipv6] or [ipv6]:port',
+          pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9_.-]+)(:[0-9]{1,5})?$',
+        },
+      },
     },
   },
 };
@@ -405,7 +413,7 @@ export function fieldPath(err: ErrorObject): string {
     const seg = part.replace(/~1/g, '/').replace(/~0/g, '~');
     path += /^\d+$/.test(seg) ? `[${seg}]` : path ? `.${seg}` : seg;
   }
-  const extra = (err.params['additionalProperty'] ?? err.params['missingProperty'] ?? err.params['propertyName']) as
+  const extra = (err.params['additionalProperty'] ?? err.params['missingProperty'] ?? err.params['propertyName'] ?? err.propertyName) as
     | string
     | undefined;
   if (extra !== undefined) path += path ? `.${extra}` : extra;
@@ -414,8 +422,11 @@ export function fieldPath(err: ErrorObject): string {
 
 /** The most specific error: ajv reports anyOf failures after the branch errors. */
 function describe(errors: ErrorObject[]): { field: string; message: string } {
-  const best = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'if') ?? errors[0]!;
+  // A bad property name is reported twice: as the name's own error (with `propertyName`) and as the
+  // parent's `propertyNames`; the first names the field.
+  const best = errors.find((e) => e.propertyName !== undefined) ?? errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'if') ?? errors[0]!;
   let message = best.message ?? 'is invalid';
+  if (best.propertyName !== undefined) message = `is not a valid name (${best.message ?? 'invalid'})`;
   if (best.keyword === 'enum') message += `: ${(best.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   if (best.keyword === 'additionalProperties') message = 'is not a known field';
   if (best.keyword === 'propertyName' || best.keyword === 'propertyNames') message = 'is not a valid name';
@@ -436,6 +447,13 @@ export function validateDocument<K extends DocKind>(kind: K, doc: unknown): DocB
   if (kind === 'product') checkProduct(doc as DocByKind['product']);
   if (kind === 'tenant') checkTenant(doc as DocByKind['tenant']);
   if (kind === 'user') checkUser(doc as DocByKind['user']);
+  if (kind === 'signingKey') {
+    try {
+      createPublicKey({ key: (doc as DocByKind['signingKey']).publicJwk as JsonWebKey, format: 'jwk' });
+    } catch (err) {
+      throw new ValidationError(`signingKey: field "publicJwk" is not a usable public key (${(err as Error).message})`, 'publicJwk');
+    }
+  }
   if (kind === 'group') {
     const g = doc as DocByKind['group'];
     if (g.id !== `${g.tenant.id}:${g.code}`) throw new ValidationError('group: field "id" must be "<tenant.id>:<code>"', 'id');

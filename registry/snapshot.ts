@@ -216,6 +216,9 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
           } catch (err) {
             throw new SnapshotBuildError(`tenant "${t.code}" key ${e.hint ?? ''}: geo ${(err as Error).message}`);
           }
+          if (keys.has(e.keyHash)) {
+            throw new SnapshotBuildError(`tenant "${t.code}": ext key …${e.hint ?? ''} is also held by tenant "${keys.get(e.keyHash)!.tenant.code}"`);
+          }
           keys.set(e.keyHash, {
             tenant,
             appId: app.appId,

@@ -75,7 +75,7 @@ export interface DeviceRules {
 export interface ExtKey {
   /** SHA-256 (hex) of the ext key; the key itself is never stored. */
   keyHash: string;
-  /** First characters of the key, to tell keys apart in listings. */
+  /** Last characters of the key, to tell keys apart in listings. */
   hint?: string;
   env: string;
   /** ms since epoch, ISO date, or null for never. */

@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { join } from 'node:path';
 import { validateDocument } from '../schema.js';
 import type { SeedDoc } from '../seed.js';
-import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type User } from '../types.js';
+import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../types.js';
 import { ConflictError, DuplicateError, docId, type ChangeEvent, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
 
 interface Entry {
@@ -111,6 +111,19 @@ export class FileStore implements Store {
     return e ? { doc: structuredClone(e.doc) as User, version: e.version } : null;
   }
 
+  /** An ext key opens one application: a hash held by another tenant is refused. */
+  #checkKeysUnique(tenant: Tenant): void {
+    const mine = new Set(tenant.applications.flatMap((a) => a.keys.flatMap((k) => k.extKeys.map((e) => e.keyHash))));
+    for (const [id, e] of Object.entries(this.#state.docs.tenant)) {
+      if (id === tenant.id) continue;
+      for (const app of (e.doc as Tenant).applications) {
+        for (const k of app.keys) {
+          for (const x of k.extKeys) if (mine.has(x.keyHash)) throw new DuplicateError('tenant', 'ext key', `…${x.hint ?? ''} (held by ${id})`);
+        }
+      }
+    }
+  }
+
   #findUser(username: string): Entry | undefined {
     const wanted = username.toLowerCase();
     return Object.values(this.#state.docs.user).find((e) => (e.doc as User).username.toLowerCase() === wanted);
@@ -136,6 +149,7 @@ export class FileStore implements Store {
         const other = this.#findUser((valid as User).username);
         if (other && (other.doc as User).id !== id) throw new DuplicateError('user', 'username', (valid as User).username);
       }
+      if (kind === 'tenant') this.#checkKeysUnique(valid as Tenant);
       const next = structuredClone(this.#state);
       next.version += 1;
       (next.docs[kind] as Record<string, Entry>)[id] = { doc: valid, version: actual + 1 };

@@ -9,6 +9,9 @@ import { FileStore } from '../../registry/store/file.js';
 import { RegistrySync } from '../../registry/sync.js';
 import type { Product, Service, Tenant } from '../../registry/types.js';
 import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/server.js';
+import { TokenAuthenticator } from '../../gateway/auth.js';
+import { UserCache } from '../../registry/cache.js';
+import type { Group, User } from '../../registry/types.js';
 
 export interface TestGateway {
   readonly url: string;
@@ -26,6 +29,10 @@ export interface TestGatewayOptions {
   products?: Product[];
   tenants?: Tenant[];
   services?: Service[];
+  users?: User[];
+  groups?: Group[];
+  /** Verify tokens with a TokenAuthenticator over a UserCache of this store. */
+  auth?: boolean;
   /** Config overrides by dotted path, e.g. `{'timeouts.requestSeconds': 1}`. */
   config?: Record<string, unknown>;
   deps?: Omit<GatewayDeps, 'holder'>;
@@ -50,11 +57,18 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     ...(opts.products ?? []).map((doc) => ({ kind: 'product' as const, doc, origin: 'test' })),
     ...(opts.tenants ?? []).map((doc) => ({ kind: 'tenant' as const, doc, origin: 'test' })),
     ...(opts.services ?? []).map((doc) => ({ kind: 'service' as const, doc, origin: 'test' })),
+    ...(opts.groups ?? []).map((doc) => ({ kind: 'group' as const, doc, origin: 'test' })),
+    ...(opts.users ?? []).map((doc) => ({ kind: 'user' as const, doc, origin: 'test' })),
   ];
   const store = new FileStore(dataDir, seed);
   await store.open();
   const sync = await new RegistrySync(store, { env: config.env }).start();
-  const gateway = createGateway(config, { holder: sync, ...opts.deps });
+  const users = opts.auth ? new UserCache(store, 1000) : null;
+  const gateway = createGateway(config, {
+    holder: sync,
+    ...(users ? { authenticator: new TokenAuthenticator({ users }) } : {}),
+    ...opts.deps,
+  });
   const { port, maintenancePort } = await gateway.listen();
   return {
     url: `http://127.0.0.1:${port}`,
@@ -67,6 +81,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     dataDir,
     async close() {
       await gateway.close();
+      users?.close();
       sync.stop();
       await store.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,335 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ValidationError } from '../../registry/schema.js';
+import type { SeedDoc } from '../../registry/seed.js';
+import { FileStore } from '../../registry/store/file.js';
+import { ConflictError, type ChangeEvent } from '../../registry/store/types.js';
+import type { Product, Service, Tenant } from '../../registry/types.js';
+
+function product(): Product {
+  return {
+    code: 'PROD1',
+    name: 'Product one',
+    packages: [{ code: 'PROD1_PCK1', name: 'one', acl: { dev: { example03: { '1': { access: false } } } } }],
+  };
+}
+
+function tenant(id = 't1'): Tenant {
+  return {
+    id,
+    code: 'TNT1',
+    name: 'Client One',
+    type: 'client',
+    applications: [
+      {
+        appId: 'app1',
+        product: 'PROD1',
+        package: 'PROD1_PCK1',
+        keys: [{ key: '0123456789abcdef0123456789abcdef', extKeys: [{ keyHash: 'a'.repeat(64), env: 'dev' }] }],
+      },
+    ],
+  };
+}
+
+function service(name = 'example03', port = 4023): Service {
+  return { name, port, versions: { '1': { extKeyRequired: true } } };
+}
+
+function seed(): SeedDoc[] {
+  return [
+    { kind: 'product', doc: product(), origin: 'test: products[0]' },
+    { kind: 'tenant', doc: tenant(), origin: 'test: tenants[0]' },
+    { kind: 'service', doc: service(), origin: 'test: services[0]' },
+  ];
+}
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function opened(t: { teardown(fn: () => unknown): void }, dir: string, docs: readonly SeedDoc[] = seed()): Promise<FileStore> {
+  const store = new FileStore(dir, docs);
+  await store.open();
+  t.teardown(() => store.close());
+  return store;
+}
+
+interface Persisted {
+  format: number;
+  version: number;
+  docs: Record<string, Record<string, { doc: unknown; version: number }>>;
+  seeded: string[];
+}
+
+function persisted(dir: string): Persisted {
+  return JSON.parse(readFileSync(join(dir, 'registry.json'), 'utf8')) as Persisted;
+}
+
+/** The rejection reason of p; fails the test when p resolves. */
+async function rejectionOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('promise resolved');
+}
+
+t.test('open() seeds an empty store and persists registry.json', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'registry.json');
+  t.notOk(existsSync(file));
+  const store = await opened(t, dir);
+  t.ok(existsSync(file), 'registry.json written');
+
+  const data = await store.load();
+  t.equal(data.version, 3, 'one version per seed document');
+  t.same(data.products.map((p) => p.code), ['PROD1']);
+  t.same(data.tenants.map((x) => x.id), ['t1']);
+  t.same(data.services.map((s) => s.name), ['example03']);
+  t.same(data.hosts, []);
+
+  const p = persisted(dir);
+  t.equal(p.format, 1);
+  t.equal(p.version, 3);
+  t.same(p.docs['tenant']?.['t1']?.doc, tenant());
+  t.equal(p.docs['tenant']?.['t1']?.version, 1);
+  t.same([...p.seeded].sort(), ['product:PROD1', 'service:example03', 'tenant:t1']);
+
+  const got = await store.get('tenant', 't1');
+  t.equal(got?.version, 1);
+  t.same(got?.doc, tenant());
+  t.equal(await store.get('tenant', 'nope'), null);
+  t.same((await store.list('service')).map((v) => v.doc.name), ['example03']);
+});
+
+t.test('a second FileStore on the same directory sees the data', async (t) => {
+  const dir = tempDir(t);
+  const first = await opened(t, dir);
+  const v = await first.put('service', service('second', 4100));
+  t.equal(v, 1);
+  await first.put('tenant', { ...tenant(), name: 'Renamed' });
+  await first.close();
+
+  const again = await opened(t, dir, seed());
+  const data = await again.load();
+  t.equal(data.version, 5, 'registry version survives the reopen');
+  t.same(data.services.map((s) => s.name).sort(), ['example03', 'second']);
+  const tn = await again.get('tenant', 't1');
+  t.equal(tn?.doc.name, 'Renamed', 'the seed does not overwrite a stored document');
+  t.equal(tn?.version, 2);
+
+  const noSeed = await opened(t, dir, []);
+  t.equal((await noSeed.load()).version, 5, 'a store without seed reads the same file');
+  t.equal((await noSeed.get('service', 'second'))?.doc.port, 4100);
+});
+
+t.test('seed documents already applied are not re-added after delete + reopen', async (t) => {
+  const dir = tempDir(t);
+  const first = await opened(t, dir);
+  t.equal(await first.delete('tenant', 't1'), true);
+  t.equal(await first.get('tenant', 't1'), null);
+  await first.close();
+
+  const extra: SeedDoc = { kind: 'service', doc: service('newcomer', 4200), origin: 'test: services[1]' };
+  const again = await opened(t, dir, [...seed(), extra]);
+  t.equal(await again.get('tenant', 't1'), null, 'deleted seed tenant stays deleted');
+  t.not(await again.get('product', 'PROD1'), null);
+  t.equal((await again.get('service', 'newcomer'))?.version, 1, 'a seed document never applied is added');
+  t.ok(persisted(dir).seeded.includes('service:newcomer'));
+  t.ok(persisted(dir).seeded.includes('tenant:t1'), 'the deleted one stays recorded as seeded');
+});
+
+t.test('put with a mismatched ifVersion throws ConflictError and changes nothing', async (t) => {
+  const dir = tempDir(t);
+  const store = await opened(t, dir);
+  const events: ChangeEvent[] = [];
+  store.onChange((e) => events.push(e));
+  const before = readFileSync(join(dir, 'registry.json'));
+
+  const err = await rejectionOf(store.put('tenant', { ...tenant(), name: 'Stale' }, { ifVersion: 7 }));
+  t.ok(err instanceof ConflictError, 'ConflictError');
+  const c = err as ConflictError;
+  t.equal(c.kind, 'tenant');
+  t.equal(c.id, 't1');
+  t.equal(c.expected, 7);
+  t.equal(c.actual, 1);
+
+  const zero = await rejectionOf(store.put('tenant', tenant(), { ifVersion: 0 }));
+  t.ok(zero instanceof ConflictError, 'ifVersion 0: must not exist');
+
+  const missing = await rejectionOf(store.put('service', service('ghost'), { ifVersion: 1 }));
+  t.ok(missing instanceof ConflictError, 'ifVersion 1 on a missing document');
+  t.equal((missing as ConflictError).actual, 0);
+
+  t.ok(readFileSync(join(dir, 'registry.json')).equals(before), 'file bytes unchanged');
+  t.equal((await store.get('tenant', 't1'))?.doc.name, 'Client One');
+  t.equal((await store.load()).version, 3);
+  t.same(events, [], 'no change event');
+
+  t.equal(await store.put('tenant', { ...tenant(), name: 'Fresh' }, { ifVersion: 1 }), 2, 'the right ifVersion passes');
+  t.equal(await store.put('service', service('brand-new'), { ifVersion: 0 }), 1);
+});
+
+t.test('put validates: an invalid document is rejected and nothing is written', async (t) => {
+  const dir = tempDir(t);
+  const store = await opened(t, dir);
+  const events: ChangeEvent[] = [];
+  store.onChange((e) => events.push(e));
+  const before = readFileSync(join(dir, 'registry.json'));
+
+  const bad = tenant();
+  bad.applications[0]!.keys[0]!.key = 'short';
+  const err = await rejectionOf(store.put('tenant', bad));
+  t.ok(err instanceof ValidationError);
+  t.equal((err as ValidationError).field, 'applications[0].keys[0].key');
+
+  const badSvc = await rejectionOf(store.put('service', { ...service(), port: 0 }));
+  t.ok(badSvc instanceof ValidationError);
+
+  t.ok(readFileSync(join(dir, 'registry.json')).equals(before), 'file bytes unchanged');
+  t.equal((await store.load()).version, 3);
+  t.equal((await store.get('tenant', 't1'))?.doc.applications[0]?.keys[0]?.key, '0123456789abcdef0123456789abcdef');
+  t.same(events, []);
+});
+
+t.test('put stores a copy: later edits to the caller object do not leak in', async (t) => {
+  const store = await opened(t, tempDir(t));
+  const doc = service('copyme', 4300);
+  await store.put('service', doc);
+  doc.port = 1;
+  t.equal((await store.get('service', 'copyme'))?.doc.port, 4300);
+  const got = await store.get('service', 'copyme');
+  if (got) (got.doc as Service).port = 2;
+  t.equal((await store.get('service', 'copyme'))?.doc.port, 4300, 'get returns a copy');
+});
+
+t.test('delete removes, persists, and honours ifVersion', async (t) => {
+  const dir = tempDir(t);
+  const store = await opened(t, dir);
+  const events: ChangeEvent[] = [];
+  store.onChange((e) => events.push(e));
+
+  const conflict = await rejectionOf(store.delete('service', 'example03', { ifVersion: 5 }));
+  t.ok(conflict instanceof ConflictError);
+  t.not(await store.get('service', 'example03'), null, 'still there after the conflict');
+
+  t.equal(await store.delete('service', 'example03', { ifVersion: 1 }), true);
+  t.equal(await store.get('service', 'example03'), null);
+  t.equal(persisted(dir).docs['service']?.['example03'], undefined, 'gone from the file');
+  t.equal(persisted(dir).version, 4);
+  t.equal(await store.delete('service', 'example03'), false, 'nothing left to delete');
+  t.same(events, [{ version: 4, kind: 'service', id: 'example03', op: 'delete' }], 'one event, none for the no-op');
+});
+
+t.test('change events carry increasing versions', async (t) => {
+  const store = await opened(t, tempDir(t));
+  const events: ChangeEvent[] = [];
+  const off = store.onChange((e) => events.push(e));
+  await store.put('service', service('a', 4101));
+  await store.put('service', service('a', 4102));
+  await store.put('tenant', { ...tenant(), name: 'x' });
+  await store.delete('service', 'a');
+  t.same(
+    events.map((e) => [e.version, e.kind, e.id, e.op]),
+    [
+      [4, 'service', 'a', 'put'],
+      [5, 'service', 'a', 'put'],
+      [6, 'tenant', 't1', 'put'],
+      [7, 'service', 'a', 'delete'],
+    ],
+  );
+  t.equal((await store.load()).version, 7, 'last event version = registry version');
+  off();
+  await store.put('service', service('b', 4103));
+  t.equal(events.length, 4, 'no events after unsubscribing');
+});
+
+t.test('registerHost emits a host event and appears in load().hosts', async (t) => {
+  const store = await opened(t, tempDir(t));
+  const events: ChangeEvent[] = [];
+  store.onChange((e) => events.push(e));
+  const reg = { service: 'example03', version: '1', host: '127.0.0.1', port: 4023 };
+  await store.registerHost(reg);
+  t.same(events, [{ version: 4, kind: 'host', id: 'example03', op: 'put' }]);
+  t.same((await store.load()).hosts, [reg]);
+  t.equal((await store.load()).version, 4);
+
+  await store.registerHost({ ...reg });
+  t.equal((await store.load()).hosts.length, 1, 're-registering the same host does not duplicate it');
+  await store.registerHost({ ...reg, port: 4024, maintenancePort: 5024 });
+  t.equal((await store.load()).hosts.length, 2);
+
+  await store.unregisterHost(reg);
+  t.same((await store.load()).hosts, [{ ...reg, port: 4024, maintenancePort: 5024 }]);
+  t.same(events.at(-1), { version: 7, kind: 'host', id: 'example03', op: 'delete' });
+});
+
+t.test('a corrupted registry.json makes open() reject naming the file', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'registry.json');
+  writeFileSync(file, '{"format": 1, "version": 3, "docs": {');
+  const err = await rejectionOf(new FileStore(dir, seed()).open());
+  t.match(err.message, file, 'message names the file');
+  t.equal(readFileSync(file, 'utf8'), '{"format": 1, "version": 3, "docs": {', 'the broken file is not overwritten');
+
+  const dir2 = tempDir(t);
+  writeFileSync(join(dir2, 'registry.json'), JSON.stringify({ format: 2, version: 0, docs: {}, seeded: [] }));
+  const err2 = await rejectionOf(new FileStore(dir2).open());
+  t.match(err2.message, join(dir2, 'registry.json'));
+  t.match(err2.message, /unknown format 2/);
+
+  const dir3 = tempDir(t);
+  writeFileSync(
+    join(dir3, 'registry.json'),
+    JSON.stringify({ format: 1, version: 1, docs: { service: { bad: { doc: { name: 'bad', port: -1 }, version: 1 } } }, seeded: [] }),
+  );
+  const err3 = await rejectionOf(new FileStore(dir3).open());
+  t.match(err3.message, join(dir3, 'registry.json'));
+  t.match(err3.message, /service "bad"/, 'names the invalid document');
+});
+
+t.test('writes from concurrent calls are serialised', async (t) => {
+  const dir = tempDir(t);
+  const store = await opened(t, dir);
+  const events: ChangeEvent[] = [];
+  store.onChange((e) => events.push(e));
+
+  const ports = Array.from({ length: 20 }, (_, i) => 5000 + i);
+  const versions = await Promise.all(ports.map((port) => store.put('service', service('busy', port))));
+  t.same(versions, Array.from({ length: 20 }, (_, i) => i + 1), 'each put sees the one before it, in call order');
+  const got = await store.get('service', 'busy');
+  t.equal(got?.version, 20);
+  t.equal(got?.doc.port, 5019, 'the last call wins');
+  t.equal((await store.load()).version, 3 + 20);
+  t.same(
+    events.map((e) => e.version),
+    Array.from({ length: 20 }, (_, i) => 4 + i),
+  );
+  t.equal(persisted(dir).version, 23, 'file holds the final version');
+  t.equal(persisted(dir).docs['service']?.['busy']?.version, 20);
+
+  const creates = await Promise.allSettled(ports.map((port) => store.put('service', service('once', port), { ifVersion: 0 })));
+  const won = creates.filter((r) => r.status === 'fulfilled');
+  const lost = creates.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  t.equal(won.length, 1, 'exactly one create-if-absent succeeds');
+  t.equal(lost.length, 19);
+  t.ok(lost.every((r) => r.reason instanceof ConflictError));
+  t.equal((await store.get('service', 'once'))?.doc.port, 5000, 'the first call won');
+
+  const mixed = await Promise.allSettled([
+    store.put('service', service('mixed', 1)),
+    store.put('service', { ...service('mixed', 2), port: -5 }),
+    store.put('service', service('mixed', 3)),
+  ]);
+  t.same(
+    mixed.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+    'a failing write does not stop the queue',
+  );
+  t.equal((await store.get('service', 'mixed'))?.version, 2);
+});
