@@ -1,0 +1,93 @@
+import { hashPassword, verifyPassword } from '../../registry/password.js';
+import type { Store } from '../../registry/store/types.js';
+import { ok } from '../kit/envelope.js';
+import type { Route } from '../kit/server.js';
+import { belongsTo, callerOf, errors, tenantOf, userRecord } from './context.js';
+import { bodies, checkBody, patterns, queryField } from './schemas.js';
+import { createUser } from './users.js';
+import { mutate } from './writes.js';
+
+/** Self-service: join, look-ups, the caller's own account. */
+export function accountRoutes(store: Store): Route[] {
+  async function loadCaller(id: string) {
+    const found = await store.get('user', id);
+    if (found === null) throw errors.userNotFound();
+    return found.doc;
+  }
+
+  return [
+    {
+      method: 'GET',
+      path: '/account/getUser',
+      async handler(req) {
+        const username = queryField(req.query, 'username', patterns.username);
+        const found = await store.findUserByUsername(username);
+        if (found === null || !belongsTo(found.doc, tenantOf(req).id)) throw errors.userNotFound();
+        return ok(userRecord(found.doc));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/user/me',
+      async handler(req) {
+        return ok(userRecord(await loadCaller(callerOf(req)._id)));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/user/tenants',
+      async handler(req) {
+        const user = await loadCaller(callerOf(req)._id);
+        const memberships = [
+          { tenant: user.tenant, groups: user.groups, home: true },
+          ...(user.config?.allowedTenants ?? []).map((e) => ({ tenant: e.tenant, groups: e.groups, home: false })),
+        ];
+        const tenants = await Promise.all(
+          memberships.map(async (m) => ({
+            id: m.tenant.id,
+            code: m.tenant.code,
+            /** null when the tenant document no longer exists. */
+            name: (await store.get('tenant', m.tenant.id))?.doc.name ?? null,
+            groups: [...m.groups],
+            home: m.home,
+          })),
+        );
+        return ok(tenants);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/join',
+      body: true,
+      async handler(req) {
+        const body = checkBody(bodies.join, req.body);
+        const tenant = tenantOf(req);
+        const user = await createUser(store, {
+          ...body,
+          status: 'active',
+          groups: [],
+          tenant: { id: tenant.id, code: tenant.code },
+        });
+        return ok(userRecord(user));
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/account/password',
+      body: true,
+      async handler(req) {
+        const caller = callerOf(req);
+        const body = checkBody(bodies.password, req.body);
+        if (body.password !== body.confirmation) throw errors.passwordMismatch();
+        let hash: string | null = null;
+        await mutate(store, 'user', caller._id, async (user) => {
+          if (user === null) throw errors.userNotFound();
+          if (!(await verifyPassword(body.oldPassword, user.passwordHash))) throw errors.wrongPassword();
+          hash ??= await hashPassword(body.password);
+          return { ...user, passwordHash: hash };
+        });
+        return ok(true);
+      },
+    },
+  ];
+}
