@@ -38,6 +38,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 export const STRIP_FROM_CLIENT: ReadonlySet<string> = new Set([
   ...HOP_BY_HOP,
   HEADERS.INJECT,
+  // node's server has already answered `100 Continue`; undici refuses to send the header on.
+  'expect',
   HEADERS.X_FORWARDED_FOR,
   HEADERS.X_FORWARDED_HOST,
   HEADERS.X_FORWARDED_PROTO,

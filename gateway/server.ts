@@ -32,6 +32,17 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** An echoed origin must stay in `Vary` whatever the upstream varies on, or shared caches mix origins. */
+function mergeVary(upstream: OutgoingHttpHeaders[string], ours: OutgoingHttpHeaders[string]): string {
+  const list = (v: OutgoingHttpHeaders[string]) =>
+    (Array.isArray(v) ? v.join(',') : String(v ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list(upstream);
+  if (names.includes('*')) return '*';
+  const lower = new Set(names.map((n) => n.toLowerCase()));
+  for (const n of list(ours)) if (!lower.has(n.toLowerCase())) names.push(n);
+  return names.join(', ');
+}
+
 function sendDenial(ctx: RequestContext, d: Denial): void {
   const res = ctx.res;
   if (res.headersSent || res.destroyed) return;
@@ -74,6 +85,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       if (!cors.enabled) return;
       for (const name of ctx.res.getHeaderNames()) {
         if (headers[name] === undefined) headers[name] = ctx.res.getHeader(name);
+        else if (name === 'vary') headers['vary'] = mergeVary(headers['vary'], ctx.res.getHeader('vary'));
       }
     },
     unreachable(u: Upstream) {

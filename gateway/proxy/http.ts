@@ -93,6 +93,9 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const out = downstreamHeaders(headers);
     this.hooks.decorate(this.ctx, out);
     res.writeHead(statusCode, out);
+    // writeHead only buffers: without a length (streams, SSE, long polls) the client must get the
+    // headers now, not with the first body byte.
+    if (out['content-length'] === undefined) res.flushHeaders();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

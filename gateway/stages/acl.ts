@@ -3,6 +3,7 @@ import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { HEADERS } from '../headers.js';
 import type { Stage } from '../stage.js';
+import { queryParam } from './url.js';
 
 /**
  * Sets the effective ACL (service, version, method) and the matched API, and whether the API is
@@ -33,7 +34,7 @@ export function hasTokenHint(ctx: RequestContext): boolean {
   return (
     h[HEADERS.ACCESS_TOKEN] !== undefined ||
     (h[HEADERS.AUTHORIZATION]?.startsWith('Bearer ') ?? false) ||
-    ctx.query.includes('access_token=')
+    queryParam(ctx.query, HEADERS.ACCESS_TOKEN) !== undefined
   );
 }
 

@@ -57,7 +57,12 @@ export function createUrlStage(): Stage {
   return {
     name: 'url',
     run(ctx: RequestContext): Denial | null {
-      const url = ctx.req.url ?? '/';
+      let url = ctx.req.url ?? '/';
+      // Absolute form (RFC 9112 §3.2.2): servers must accept it; the authority is the Host's business.
+      if (url.charCodeAt(0) !== 47 /* / */ && /^https?:\/\/[^/?#]*/i.test(url)) {
+        url = url.replace(/^https?:\/\/[^/?#]*/i, '') || '/';
+        if (url.charCodeAt(0) === 63 /* ? */) url = `/${url}`;
+      }
       const q = url.indexOf('?');
       const path = normalizePath(q === -1 ? url : url.slice(0, q));
       if (path === null) return ERRORS.BAD_PATH;

@@ -25,3 +25,20 @@ t.test('GET / answers 136 with HTTP 200, favicon and CORS preflight are built in
   t.match(pre.headers.get('access-control-allow-methods'), /GET/);
   t.match(pre.headers.get('access-control-allow-headers'), /key/);
 });
+
+t.test('absolute-form request targets are routed by their path (RFC 9112 §3.2.2)', async (t) => {
+  const { connect } = await import('node:net');
+  const gw = await startTestGateway();
+  t.teardown(() => gw.close());
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(gw.port, '127.0.0.1', () => {
+      socket.write('GET http://gateway.example/nope/api?x=1 HTTP/1.1\r\nHost: gateway.example\r\nConnection: close\r\n\r\n');
+    });
+    let data = '';
+    socket.on('data', (c) => (data += c.toString()));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+  });
+  t.match(answer, /^HTTP\/1\.1 404 /, 'unknown service, not a malformed path');
+  t.match(answer, /"codes":\[130\]/);
+});
