@@ -1,75 +1,109 @@
 import type { Config } from '../config/schema.js';
 import { TokenAuthenticator } from '../gateway/auth.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
-import { UserCache } from '../registry/cache.js';
+import { KeyCache, UserCache } from '../registry/cache.js';
 import { openStore } from '../registry/store/open.js';
 import type { Store } from '../registry/store/types.js';
 import { RegistrySync } from '../registry/sync.js';
 import { startExample03 } from '../services/example03/index.js';
+import type { RunningService } from '../services/kit/server.js';
 import { startOauth } from '../services/oauth/index.js';
 import { startUrac } from '../services/urac/index.js';
-import type { RunningService } from '../services/kit/server.js';
 import { errorFields, type Log } from './log.js';
 
 export interface Tessera {
   readonly store: Store;
-  readonly sync: RegistrySync;
-  readonly gateway: Gateway;
+  /** Null in a process that runs the services only (the cluster primary). */
+  readonly sync: RegistrySync | null;
+  readonly gateway: Gateway | null;
   readonly ports: { gateway: number; maintenance: number; services: Record<string, number> };
   close(): Promise<void>;
 }
 
+export interface StartParts {
+  /** Run the gateway (data plane). */
+  gateway?: boolean;
+  /** Run the bundled services (oauth, urac, and example03 when `demo`). */
+  services?: boolean;
+}
+
 /**
- * Wires one process: store → registry sync → bundled services (they register their hosts) →
- * gateway. `npm start` runs this with the demo data on the embedded store.
+ * Wires one process: store → bundled services (they register their hosts) → registry sync →
+ * gateway. `npm start` runs all of it with the demo data on the embedded store; a cluster primary
+ * runs the services, its workers the gateway.
  */
-export async function startTessera(config: Readonly<Config>, log: Log): Promise<Tessera> {
-  const store = openStore(config);
+export async function startTessera(config: Readonly<Config>, log: Log, parts: StartParts = {}): Promise<Tessera> {
+  const withGateway = parts.gateway ?? true;
+  const withServices = parts.services ?? true;
+  const store = openStore(config, { onError: (err) => log('warn', 'store connection', errorFields(err)) });
   await store.open();
-  const sync = await new RegistrySync(store, {
-    env: config.env,
-    onError: (err) => log('error', 'registry rebuild failed; serving the last good snapshot', errorFields(err)),
-  }).start();
 
-  const services: RunningService[] = [];
-  const register = async (s: RunningService, version: string) => {
-    services.push(s);
-    await store.registerHost({ service: s.name, version, host: s.host, port: s.port, maintenancePort: s.maintenancePort });
-  };
-  // oauth and urac are part of the platform: they run whether or not the demo does.
-  await register(
-    await startOauth({
-      port: config.services.oauth.port,
-      store,
-      env: config.env,
-      accessTokenSeconds: config.oauth.accessTokenSeconds,
-      refreshTokenSeconds: config.oauth.refreshTokenSeconds,
-      ...(config.oauth.signingKeyFile ? { signingKeyFile: config.oauth.signingKeyFile } : {}),
-    }),
-    '1',
-  );
-  await register(await startUrac({ port: config.services.urac.port, store }), '3');
-  if (config.demo) await register(await startExample03({ port: config.services.example03.port }), '1');
-  await sync.waitFor((await store.load()).version);
-
-  const users = new UserCache(store, config.cache.users);
-  const gateway = createGateway(config, {
-    holder: sync,
-    authenticator: new TokenAuthenticator({ users, maxTokens: config.cache.tokens }),
-    onError: (err) => log('error', 'request failed inside the gateway', errorFields(err)),
+  const services: { running: RunningService; version: string }[] = [];
+  const hostOf = (s: RunningService, version: string) => ({
+    service: s.name,
+    version,
+    host: s.host,
+    port: s.port,
+    maintenancePort: s.maintenancePort,
   });
-  const { port, maintenancePort } = await gateway.listen();
+  const register = async (s: RunningService, version: string) => {
+    services.push({ running: s, version });
+    await store.registerHost(hostOf(s, version));
+  };
+  if (withServices) {
+    // oauth and urac are part of the platform: they run whether or not the demo does.
+    await register(
+      await startOauth({
+        port: config.services.oauth.port,
+        store,
+        env: config.env,
+        accessTokenSeconds: config.oauth.accessTokenSeconds,
+        refreshTokenSeconds: config.oauth.refreshTokenSeconds,
+        ...(config.oauth.signingKeyFile ? { signingKeyFile: config.oauth.signingKeyFile } : {}),
+      }),
+      '1',
+    );
+    await register(await startUrac({ port: config.services.urac.port, store }), '3');
+    if (config.demo) await register(await startExample03({ port: config.services.example03.port }), '1');
+  }
+
+  let sync: RegistrySync | null = null;
+  let gateway: Gateway | null = null;
+  let users: UserCache | null = null;
+  let keys: KeyCache | null = null;
+  let ports = { gateway: 0, maintenance: 0 };
+  if (withGateway) {
+    sync = await new RegistrySync(store, {
+      env: config.env,
+      onError: (err) => log('error', 'registry rebuild failed; serving the last good snapshot', errorFields(err)),
+    }).start();
+    users = new UserCache(store, config.cache.users);
+    keys = new KeyCache(store, config.env, config.cache.keys);
+    gateway = createGateway(config, {
+      holder: sync,
+      keys,
+      authenticator: new TokenAuthenticator({ users, maxTokens: config.cache.tokens }),
+      onError: (err) => log('error', 'request failed inside the gateway', errorFields(err)),
+    });
+    const bound = await gateway.listen();
+    ports = { gateway: bound.port, maintenance: bound.maintenancePort };
+  }
 
   return {
     store,
     sync,
     gateway,
-    ports: { gateway: port, maintenance: maintenancePort, services: Object.fromEntries(services.map((s) => [s.name, s.port])) },
+    ports: { ...ports, services: Object.fromEntries(services.map((s) => [s.running.name, s.running.port])) },
     async close() {
-      await gateway.close();
-      for (const s of services) await s.close();
-      users.close();
-      sync.stop();
+      await gateway?.close();
+      for (const s of services) {
+        // A shared registry must not keep routing to a host that is gone.
+        await store.unregisterHost(hostOf(s.running, s.version)).catch(() => undefined);
+        await s.running.close();
+      }
+      users?.close();
+      keys?.close();
+      sync?.stop();
       await store.close();
     },
   };

@@ -1,29 +1,60 @@
 #!/usr/bin/env node
-import { loadConfig, ConfigError } from '../config/load.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { openStore } from '../registry/store/open.js';
+import { runCluster } from './cluster.js';
 import { errorFields, log } from './log.js';
 import { startTessera } from './start.js';
 
 const USAGE = `usage: tessera <command> [options]
 
 commands:
-  start [--config FILE]   run the gateway (and, with demo on, the bundled services)
-  help                    this text
+  start [--config FILE] [--workers N]
+        run the gateway and the bundled services (oauth, urac; example03 with demo on).
+        --workers N runs N gateway processes on one port (needs a redis store; default:
+        one per core with redis, 1 with the file store)
+  seed [--config FILE]
+        load the seed YAML (config.seed, TESSERA_SEED) into the store, idempotently: documents
+        already seeded once are left alone, even if deleted since
+  help  this text
 
 Configuration comes from the YAML file (--config or TESSERA_CONFIG) and TESSERA_* variables;
 see the README for every field.`;
 
-async function start(args: string[]): Promise<void> {
-  let file: string | undefined;
+class UsageError extends Error {}
+
+function options(args: string[], allowed: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--config') file = args[++i];
-    else throw new ConfigError(`start: unknown option ${args[i]}`);
+    const a = args[i]!;
+    if (!a.startsWith('--') || !allowed.includes(a.slice(2))) throw new UsageError(`unknown option ${a}`);
+    const v = args[++i];
+    if (v === undefined) throw new UsageError(`${a} needs a value`);
+    out[a.slice(2)] = v;
   }
-  const config = loadConfig({ file });
+  return out;
+}
+
+async function start(args: string[]): Promise<void> {
+  const opts = options(args, ['config', 'workers']);
+  const config = loadConfig({ file: opts['config'] });
+  const redis = config.store.startsWith('redis://');
+  let workers = redis ? availableParallelism() : 1;
+  if (opts['workers'] !== undefined) {
+    workers = Number(opts['workers']);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers takes a whole number from 1 to 256');
+  }
+  if (workers > 1 && !redis) {
+    throw new UsageError('--workers above 1 needs a shared store (TESSERA_STORE=redis://…): the file store lives in one process');
+  }
+  if (workers > 1 || cluster.isWorker) return runCluster(config, workers, log);
+
   const t = await startTessera(config, log);
   log('info', 'ready', {
     env: config.env,
     store: config.store,
-    registryVersion: t.sync.current().version,
+    registryVersion: t.sync?.current().version,
     gateway: t.ports.gateway,
     maintenance: t.ports.maintenance,
     services: t.ports.services,
@@ -45,11 +76,25 @@ async function start(args: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+async function seed(args: string[]): Promise<void> {
+  const opts = options(args, ['config']);
+  const config = loadConfig({ file: opts['config'] });
+  const store = openStore(config);
+  await store.open();
+  const counts = Object.fromEntries(
+    await Promise.all((['product', 'tenant', 'service', 'user', 'group'] as const).map(async (k) => [k, (await store.list(k)).length] as const)),
+  );
+  await store.close();
+  process.stdout.write(`seeded ${config.seed} into ${config.store}: ${JSON.stringify(counts)}\n`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start':
       return start(rest);
+    case 'seed':
+      return seed(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -57,8 +102,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      process.stderr.write(`tessera: unknown command "${command}"\n\n${USAGE}\n`);
-      process.exitCode = 2;
+      throw new UsageError(`unknown command "${command}"`);
   }
 }
 
@@ -67,7 +111,12 @@ process.on('unhandledRejection', (err) => {
   process.exit(1);
 });
 
+// A cluster worker re-runs this file with the primary's arguments: it must reach `start` too.
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`tessera: ${err.message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
   if (err instanceof ConfigError || (err instanceof Error && /^(seed|config):/.test(err.message))) {
     process.stderr.write(`tessera: ${err.message}\n`);
   } else {

@@ -41,6 +41,8 @@ export interface Config {
     signingKeyFile?: string;
   };
   cache: {
+    /** Ext keys kept in memory per gateway. */
+    keys: number;
     /** Users kept in memory per gateway. */
     users: number;
     /** Verified access tokens kept in memory per gateway. */
@@ -122,9 +124,10 @@ export const configSchema: JSONSchemaType<Config> = {
     cache: {
       type: 'object',
       additionalProperties: false,
-      required: ['users', 'tokens'],
+      required: ['keys', 'users', 'tokens'],
       default: filledByDefaults,
       properties: {
+        keys: { type: 'integer', minimum: 1, default: 100000 },
         users: { type: 'integer', minimum: 1, default: 100000 },
         tokens: { type: 'integer', minimum: 1, default: 100000 },
       },
@@ -186,6 +189,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_ACCESS_TOKEN_SECONDS: 'oauth.accessTokenSeconds',
   TESSERA_REFRESH_TOKEN_SECONDS: 'oauth.refreshTokenSeconds',
   TESSERA_SIGNING_KEY_FILE: 'oauth.signingKeyFile',
+  TESSERA_CACHE_KEYS: 'cache.keys',
   TESSERA_CACHE_USERS: 'cache.users',
   TESSERA_CACHE_TOKENS: 'cache.tokens',
 });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/acl.js';
-import type { KeyEntry, ServiceEntry, Snapshot } from '../registry/snapshot.js';
+import type { KeyEntry } from '../registry/cache.js';
+import type { PackageEntry, ServiceEntry, Snapshot } from '../registry/snapshot.js';
 import type { ServiceVersion } from '../registry/types.js';
 import type { GatewayUser } from './user.js';
 
@@ -33,6 +34,8 @@ export class RequestContext {
   upstreamPath = '/';
   extKey: string | null = null;
   key: KeyEntry | null = null;
+  /** The key's package in this request's snapshot; null when it does not exist (152). */
+  pkg: PackageEntry | null = null;
   /** Key-level ACL entry for the service (application override, else package). */
   serviceAcl: CompiledServiceAcl | null = null;
   aclLevel: AclLevel | null = null;

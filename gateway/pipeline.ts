@@ -1,3 +1,4 @@
+import type { KeyCache } from '../registry/cache.js';
 import type { Authenticator } from './stages/token.js';
 import type { RequestContext } from './context.js';
 import type { Denial } from './errors.js';
@@ -13,6 +14,7 @@ import { createUrlStage } from './stages/url.js';
 import { createUserStage } from './stages/user.js';
 
 export interface PipelineDeps {
+  keys: KeyCache;
   authenticator: Authenticator | null;
   inject: InjectOptions;
 }
@@ -21,7 +23,7 @@ export interface PipelineDeps {
 export function createStages(deps: PipelineDeps): readonly Stage[] {
   return Object.freeze([
     createUrlStage(),
-    createKeyStage(),
+    createKeyStage(deps.keys),
     createRouteStage(),
     createSecurityStage(),
     createAclStage(),

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
 import { compileCidrs, ipIn, plainIp } from '../registry/net.js';
+import type { KeyCache } from '../registry/cache.js';
 import type { Upstream } from '../registry/snapshot.js';
 import type { SnapshotHolder } from '../registry/sync.js';
 import { RequestContext } from './context.js';
@@ -16,6 +17,8 @@ import type { Authenticator } from './stages/token.js';
 
 export interface GatewayDeps {
   holder: SnapshotHolder;
+  /** Ext keys, read through from the store. */
+  keys: KeyCache;
   authenticator?: Authenticator | null;
   dispatcher?: Dispatcher;
   /** Called once per finished request (logs, metrics, tests). */
@@ -65,6 +68,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   const awarenessHost = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? '127.0.0.1' : config.gateway.host;
   const awareness = { host: awarenessHost, port: boundPort };
   const stages = createStages({
+    keys: deps.keys,
     authenticator: deps.authenticator ?? null,
     inject: { awareness: () => awareness, maxBytes: config.gateway.maxInjectHeaderBytes },
   });
@@ -212,6 +216,8 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       await once(maintenance, 'listening');
       boundPort = (server.address() as AddressInfo).port;
       awareness.port = boundPort;
+      // Probe once before serving: hosts left registered by a previous run must not get traffic.
+      await balancer.probeAll(deps.holder.current());
       balancer.start(deps.holder, config.timeouts.healthCheckSeconds * 1000);
       return { port: boundPort, maintenancePort: (maintenance.address() as AddressInfo).port };
     },

@@ -1,4 +1,5 @@
-import type { Store, Versioned } from './store/types.js';
+import { keyEntriesOf, type KeyEntry } from './key-entries.js';
+import type { ChangeEvent, Store, Versioned } from './store/types.js';
 import type { User } from './types.js';
 
 /** A bounded map that forgets the least recently used entry first (Map keeps insertion order). */
@@ -58,6 +59,7 @@ export class UserCache {
     this.#lru = new LruCache(max);
     this.#unsubscribe = store.onChange((e) => {
       if (e.kind === 'user') this.evict(e.id);
+      else if (e.kind === '*') this.clear();
     });
   }
 
@@ -90,6 +92,13 @@ export class UserCache {
     this.#pending.delete(id);
   }
 
+  /** After missed change events (a resync): nothing cached can be trusted. */
+  clear(): void {
+    this.#epoch++;
+    this.#lru.clear();
+    this.#pending.clear();
+  }
+
   get size(): number {
     return this.#lru.size;
   }
@@ -99,3 +108,95 @@ export class UserCache {
     this.#lru.clear();
   }
 }
+
+/**
+ * Ext keys read through a bounded LRU (by SHA-256), filled on first use with one store round trip
+ * (`findTenantByKeyHash`), with negative entries. A tenant change evicts that tenant's keys and every
+ * negative entry (a new key may be among them); a resync clears all. Memory is bounded by `max`, not
+ * by the number of keys in the registry.
+ */
+export class KeyCache {
+  readonly #lru: LruCache<string, KeyEntry | null>;
+  readonly #pending = new Map<string, Promise<KeyEntry | null>>();
+  /** tenant id -> hashes cached for it (for eviction). */
+  readonly #byTenant = new Map<string, Set<string>>();
+  readonly #negative = new Set<string>();
+  #epoch = 0;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    readonly store: Store,
+    readonly env: string,
+    max = 100_000,
+  ) {
+    this.#lru = new LruCache(max);
+    this.#unsubscribe = store.onChange((e: ChangeEvent) => {
+      if (e.kind === 'tenant') this.evictTenant(e.id);
+      else if (e.kind === '*') this.clear();
+    });
+  }
+
+  /** A cached answer (entry or null for unknown), or undefined when the store must be asked. */
+  get(hash: string): KeyEntry | null | undefined {
+    return this.#lru.get(hash);
+  }
+
+  /** Reads the key's tenant from the store. Rejects when the store fails: the caller denies (503). */
+  load(hash: string): Promise<KeyEntry | null> {
+    let p = this.#pending.get(hash);
+    if (p !== undefined) return p;
+    const epoch = this.#epoch;
+    p = this.store.findTenantByKeyHash(hash).then(
+      (found) => {
+        this.#pending.delete(hash);
+        const entry = found === null ? null : (keyEntriesOf(found.doc, this.env).get(hash) ?? null);
+        if (epoch === this.#epoch) this.#remember(hash, entry);
+        return entry;
+      },
+      (err: unknown) => {
+        this.#pending.delete(hash);
+        throw err;
+      },
+    );
+    this.#pending.set(hash, p);
+    return p;
+  }
+
+  #remember(hash: string, entry: KeyEntry | null): void {
+    this.#lru.set(hash, entry);
+    if (entry === null) {
+      this.#negative.add(hash);
+      return;
+    }
+    let set = this.#byTenant.get(entry.tenant.id);
+    if (set === undefined) this.#byTenant.set(entry.tenant.id, (set = new Set()));
+    set.add(hash);
+  }
+
+  evictTenant(tenantId: string): void {
+    this.#epoch++;
+    for (const h of this.#byTenant.get(tenantId) ?? []) this.#lru.delete(h);
+    this.#byTenant.delete(tenantId);
+    for (const h of this.#negative) this.#lru.delete(h);
+    this.#negative.clear();
+    this.#pending.clear();
+  }
+
+  clear(): void {
+    this.#epoch++;
+    this.#lru.clear();
+    this.#byTenant.clear();
+    this.#negative.clear();
+    this.#pending.clear();
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    this.clear();
+  }
+}
+export type { KeyEntry, TenantEntry } from './key-entries.js';

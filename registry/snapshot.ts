@@ -1,9 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { BlockList } from 'node:net';
 import { compileAcl, type CompiledAcl } from './acl.js';
-import { compileCidrs } from './net.js';
 import type { RegistryData } from './store/types.js';
-import type { Acl, DeviceRules, EnvAcl, Group, ServiceVersion, Tenant } from './types.js';
+import type { Acl, EnvAcl, Group, ServiceVersion } from './types.js';
 import { latestVersion, normalizeVersion } from './version.js';
 
 /**
@@ -16,9 +14,6 @@ export interface Snapshot {
   readonly builtAt: number;
   readonly services: ReadonlyMap<string, ServiceEntry>;
   readonly packages: ReadonlyMap<string, PackageEntry>;
-  readonly tenants: ReadonlyMap<string, TenantEntry>;
-  /** SHA-256 of ext key -> resolved key. */
-  readonly keys: ReadonlyMap<string, KeyEntry>;
   /** Tenant id -> group code -> group. */
   readonly groups: ReadonlyMap<string, ReadonlyMap<string, Readonly<Group>>>;
   /** Access-token verification keys by `kid` (public halves only). */
@@ -59,57 +54,16 @@ export interface PackageEntry {
   readonly rawAclAllEnv: Readonly<EnvAcl>;
 }
 
-export interface TenantEntry {
-  readonly id: string;
-  readonly code: string;
-  readonly name: string;
-  readonly type: 'product' | 'client';
-  readonly locked: boolean;
-  readonly main: { readonly id: string; readonly code: string } | null;
-  readonly profile: Readonly<Record<string, unknown>> | null;
-  readonly doc: Readonly<Tenant>;
-}
-
-export interface KeyEntry {
-  readonly tenant: TenantEntry;
-  readonly appId: string;
-  readonly product: string;
-  readonly packageCode: string;
-  /** Null when the application names a package that does not exist (152). */
-  readonly pkg: PackageEntry | null;
-  /** Application-level ACL override for this env, or null. */
-  readonly appAcl: CompiledAcl | null;
-  readonly appRawAcl: Readonly<Acl> | null;
-  readonly appRawAclAllEnv: Readonly<EnvAcl> | null;
-  readonly iKey: string;
-  /** Lower case. */
-  readonly env: string;
-  /** ms epoch; Infinity for never. */
-  readonly expires: number;
-  readonly geoAllow: BlockList | null;
-  readonly geoDeny: BlockList | null;
-  readonly device: Readonly<DeviceRules> | null;
-  /** Key config for this env: `{commonFields?, <service>: {...}}`. */
-  readonly config: Readonly<Record<string, unknown>>;
-  /** Per-snapshot memo of serialised inject fragments; valid as long as this snapshot. */
-  readonly memo: Map<string, string>;
-}
-
 export class SnapshotBuildError extends Error {
   override name = 'SnapshotBuildError';
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof Map)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
-}
-
-function expiry(exp: number | string | null | undefined): number {
-  if (exp === null || exp === undefined) return Number.POSITIVE_INFINITY;
-  return typeof exp === 'number' ? exp : Date.parse(exp);
 }
 
 function parseHost(entry: string, defaultPort: number): { host: string; port: number } {
@@ -188,60 +142,6 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
     }
   }
 
-  const tenants = new Map<string, TenantEntry>();
-  const keys = new Map<string, KeyEntry>();
-  for (const t of data.tenants) {
-    const tenant: TenantEntry = Object.freeze({
-      id: t.id,
-      code: t.code,
-      name: t.name,
-      type: t.type,
-      locked: t.locked ?? false,
-      main: t.main ? Object.freeze({ id: t.main.id, code: t.main.code }) : null,
-      profile: t.profile ? deepFreeze(structuredClone(t.profile)) : null,
-      doc: t,
-    });
-    tenants.set(t.id, tenant);
-    for (const app of t.applications) {
-      const appAcl = app.acl ? compileAcl(app.acl[env]) : null;
-      const pkg = packages.get(app.package) ?? null;
-      for (const k of app.keys) {
-        const config = deepFreeze(structuredClone(k.config?.[env] ?? {}));
-        for (const e of k.extKeys) {
-          let geoAllow: BlockList | null;
-          let geoDeny: BlockList | null;
-          try {
-            geoAllow = compileCidrs(e.geo?.allow);
-            geoDeny = compileCidrs(e.geo?.deny);
-          } catch (err) {
-            throw new SnapshotBuildError(`tenant "${t.code}" key ${e.hint ?? ''}: geo ${(err as Error).message}`);
-          }
-          if (keys.has(e.keyHash)) {
-            throw new SnapshotBuildError(`tenant "${t.code}": ext key …${e.hint ?? ''} is also held by tenant "${keys.get(e.keyHash)!.tenant.code}"`);
-          }
-          keys.set(e.keyHash, {
-            tenant,
-            appId: app.appId,
-            product: app.product,
-            packageCode: app.package,
-            pkg,
-            appAcl,
-            appRawAcl: app.acl?.[env] ?? null,
-            appRawAclAllEnv: app.acl ?? null,
-            iKey: k.key,
-            env: e.env.toLowerCase(),
-            expires: expiry(e.expDate),
-            geoAllow,
-            geoDeny,
-            device: e.device ? deepFreeze(structuredClone(e.device)) : null,
-            config,
-            memo: new Map(),
-          });
-        }
-      }
-    }
-  }
-
   const groups = new Map<string, Map<string, Group>>();
   for (const g of data.groups) {
     let byCode = groups.get(g.tenant.id);
@@ -273,8 +173,6 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
     builtAt: now,
     services,
     packages,
-    tenants,
-    keys,
     groups,
     signingKeys,
     revokedTokens,

@@ -48,7 +48,7 @@ export function createAclStage(): Stage {
     name: 'acl',
     run(ctx: RequestContext): Denial | null {
       if (!ctx.keyed) return null;
-      if (ctx.key!.pkg === null) return ERRORS.PACKAGE_UNKNOWN;
+      if (ctx.pkg === null) return ERRORS.PACKAGE_UNKNOWN;
       applyServiceAcl(ctx, ctx.serviceAcl);
       if (ctx.acl === null && !hasTokenHint(ctx)) return ERRORS.SERVICE_NOT_IN_PACKAGE;
       return null;

@@ -1,4 +1,4 @@
-import type { KeyEntry } from '../../registry/snapshot.js';
+import type { KeyEntry } from '../../registry/cache.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { HEADERS } from '../headers.js';
@@ -54,8 +54,8 @@ function keyPart(ctx: RequestContext, key: KeyEntry, cfg: Record<string, unknown
   if (flags.provision_ACL) {
     application['acl'] = key.appRawAcl ?? undefined;
     application['acl_all_env'] = key.appRawAclAllEnv ?? undefined;
-    pkg['acl'] = key.pkg?.rawAcl ?? undefined;
-    pkg['acl_all_env'] = key.pkg?.rawAclAllEnv;
+    pkg['acl'] = ctx.pkg?.rawAcl ?? undefined;
+    pkg['acl_all_env'] = ctx.pkg?.rawAclAllEnv;
   }
   const config = serviceConfig(cfg ?? key.config, ctx.serviceName);
   const json = asciiJson({
@@ -96,6 +96,10 @@ export function createInjectStage(opts: InjectOptions): Stage {
       if (user !== null && user.config !== null) {
         head = keyPart(ctx, key, deepMerge(key.config, user.config));
       } else {
+        if (key.memoVersion !== ctx.snapshot.version) {
+          key.memo.clear();
+          key.memoVersion = ctx.snapshot.version;
+        }
         const memoKey = `${ctx.serviceName}|${ctx.version}`;
         let cached = key.memo.get(memoKey);
         if (cached === undefined) {

@@ -1,3 +1,4 @@
+import type { KeyCache, KeyEntry } from '../../registry/cache.js';
 import { hashExtKey, isWellFormedExtKey } from '../../registry/keys.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
@@ -9,22 +10,33 @@ import { queryParam } from './url.js';
  * key: ext key from header `key` or `?key=` → tenant, application, package, key config. A key that
  * is sent must be valid even where the service needs none (SOAJS).
  */
-export function createKeyStage(opts: { now?: () => number } = {}): Stage {
+export function createKeyStage(keys: KeyCache, opts: { now?: () => number } = {}): Stage {
   const now = opts.now ?? Date.now;
+  function accept(ctx: RequestContext, extKey: string, entry: KeyEntry | null): Denial | null {
+    if (entry === null || entry.expires <= now()) return ERRORS.KEY_UNKNOWN;
+    if (entry.env !== ctx.snapshot.env) return ERRORS.KEY_ENV;
+    ctx.extKey = extKey;
+    ctx.key = entry;
+    ctx.pkg = ctx.snapshot.packages.get(entry.packageCode) ?? null;
+    return null;
+  }
   return {
     name: 'key',
-    run(ctx: RequestContext): Denial | null {
+    run(ctx: RequestContext): Denial | null | Promise<Denial | null> {
       const header = ctx.req.headers[HEADERS.KEY];
       let extKey: string | undefined | null = Array.isArray(header) ? header[0] : header;
       if (extKey === undefined || extKey === '') extKey = queryParam(ctx.query, HEADERS.KEY);
       if (extKey === undefined || extKey === '') return null;
       if (extKey === null || !isWellFormedExtKey(extKey)) return ERRORS.KEY_UNKNOWN;
-      const entry = ctx.snapshot.keys.get(hashExtKey(extKey));
-      if (entry === undefined || entry.expires <= now()) return ERRORS.KEY_UNKNOWN;
-      if (entry.env !== ctx.snapshot.env) return ERRORS.KEY_ENV;
-      ctx.extKey = extKey;
-      ctx.key = entry;
-      return null;
+      const hash = hashExtKey(extKey);
+      const cached = keys.get(hash);
+      if (cached !== undefined) return accept(ctx, extKey, cached);
+      const key = extKey;
+      // A cold key costs one store round trip; a store that cannot answer denies (fail closed).
+      return keys.load(hash).then(
+        (entry) => accept(ctx, key, entry),
+        () => ERRORS.REGISTRY_UNAVAILABLE,
+      );
     },
   };
 }

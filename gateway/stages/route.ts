@@ -19,7 +19,7 @@ export function createRouteStage(): Stage {
           ctx.serviceAcl = app;
           ctx.aclLevel = 'application';
         } else {
-          const pkg = key.pkg?.acl?.get(service.name);
+          const pkg = ctx.pkg?.acl?.get(service.name);
           if (pkg !== undefined) {
             ctx.serviceAcl = pkg;
             ctx.aclLevel = 'package';

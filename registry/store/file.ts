@@ -97,13 +97,22 @@ export class FileStore implements Store {
     return {
       version: this.#state.version,
       products: all('product'),
-      tenants: all('tenant'),
       services: all('service'),
       hosts: [...this.#hosts],
       groups: all('group'),
       signingKeys: all('signingKey'),
       revocations: all('revocation'),
     };
+  }
+
+  async findTenantByKeyHash(keyHash: string): Promise<Versioned<Tenant> | null> {
+    for (const e of Object.values(this.#state.docs.tenant)) {
+      const t = e.doc as Tenant;
+      if (t.applications.some((a) => a.keys.some((k) => k.extKeys.some((x) => x.keyHash === keyHash)))) {
+        return { doc: structuredClone(t), version: e.version };
+      }
+    }
+    return null;
   }
 
   async findUserByUsername(username: string): Promise<Versioned<User> | null> {

@@ -3,12 +3,13 @@ import { resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { readSeed } from '../seed.js';
 import { FileStore } from './file.js';
+import { RedisStore } from './redis.js';
 import type { Store } from './types.js';
 
 /** The store named by `config.store`, seeded from `config.seed` when that directory exists. */
-export function openStore(config: Readonly<Config>): Store {
+export function openStore(config: Readonly<Config>, opts: { onError?: (err: unknown) => void } = {}): Store {
   const seedDir = resolve(config.seed);
   const seed = existsSync(seedDir) ? readSeed(seedDir) : [];
   if (config.store.startsWith('file:')) return new FileStore(resolve(config.store.slice('file:'.length)), seed);
-  throw new Error(`config: field "store": ${config.store.split(':')[0]} stores are not available in this build (use file:<dir>)`);
+  return new RedisStore({ url: config.store, seed, ...(opts.onError ? { onError: opts.onError } : {}) });
 }

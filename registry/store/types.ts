@@ -1,10 +1,10 @@
 import type { DocByKind, DocKind, Group, HostRegistration, Product, Revocation, Service, SigningKey, Tenant, User } from '../types.js';
 
 /** Everything the snapshot is compiled from. */
+/** Everything the snapshot is compiled from: the small, hot data. Tenants and keys are cached instead. */
 export interface RegistryData {
   readonly version: number;
   readonly products: readonly Product[];
-  readonly tenants: readonly Tenant[];
   readonly services: readonly Service[];
   readonly hosts: readonly HostRegistration[];
   readonly groups: readonly Group[];
@@ -13,12 +13,13 @@ export interface RegistryData {
 }
 
 /** Kinds the snapshot is built from: a change to one of them rebuilds it. Users and tokens are cached instead. */
-export const SNAPSHOT_KINDS: ReadonlySet<DocKind | 'host'> = new Set(['product', 'tenant', 'service', 'group', 'signingKey', 'revocation', 'host']);
+export const SNAPSHOT_KINDS: ReadonlySet<ChangeEvent['kind']> = new Set(['product', 'service', 'group', 'signingKey', 'revocation', 'host', '*']);
 
 export interface ChangeEvent {
   /** Registry version after the change. */
   readonly version: number;
-  readonly kind: DocKind | 'host';
+  /** `*`: changes may have been missed (reconnect, gap seen by the poll); drop every cache. */
+  readonly kind: DocKind | 'host' | '*';
   readonly id: string;
   readonly op: 'put' | 'delete';
 }
@@ -84,6 +85,8 @@ export interface Store {
   put<K extends DocKind>(kind: K, doc: DocByKind[K], opts?: WriteOptions): Promise<number>;
   /** Returns false when there was nothing to delete. */
   delete(kind: DocKind, id: string, opts?: WriteOptions): Promise<boolean>;
+  /** The tenant holding an ext key (by SHA-256), in one round trip. */
+  findTenantByKeyHash(keyHash: string): Promise<Versioned<Tenant> | null>;
   /** Usernames are unique across tenants. */
   findUserByUsername(username: string): Promise<Versioned<User> | null>;
   registerHost(host: HostRegistration): Promise<void>;

@@ -1,0 +1,376 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { validateDocument } from '../schema.js';
+import type { SeedDoc } from '../seed.js';
+import { type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../types.js';
+import {
+  ConflictError,
+  docId,
+  DuplicateError,
+  StoreUnavailableError,
+  type ChangeEvent,
+  type RegistryData,
+  type Store,
+  type Versioned,
+  type WriteOptions,
+} from './types.js';
+
+/**
+ * One atomic write (Redis runs a script as MULTI/EXEC does, but can check first): compare the
+ * document's version, check unique indexes, apply the document and index changes, INCR the
+ * registry version and PUBLISH the change — one round trip, nothing half-written.
+ *
+ * KEYS: doc hash, version hash, registry version, channel
+ * ARGV: id, json ('' = delete), expected version, kind,
+ *       n removals, (index key, field)×n, n additions, (index key, field, value)×n
+ * Returns {1, new doc version, registry version} | {-1, actual version} | {-2, 0, field, holder} | {0, 0, 0}
+ */
+const WRITE = `
+local id = ARGV[1]
+local json = ARGV[2]
+local expected = tonumber(ARGV[3])
+local cur = tonumber(redis.call('HGET', KEYS[2], id) or '0')
+if cur ~= expected then return {-1, cur} end
+if json == '' and cur == 0 then return {0, 0, 0} end
+local i = 5
+local nrem = tonumber(ARGV[i]); i = i + 1
+local rem = {}
+for n = 1, nrem do rem[n] = {ARGV[i], ARGV[i + 1]}; i = i + 2 end
+local nadd = tonumber(ARGV[i]); i = i + 1
+local add = {}
+for n = 1, nadd do
+  local holder = redis.call('HGET', ARGV[i], ARGV[i + 1])
+  if holder and holder ~= ARGV[i + 2] then return {-2, 0, ARGV[i + 1], holder} end
+  add[n] = {ARGV[i], ARGV[i + 1], ARGV[i + 2]}; i = i + 3
+end
+for _, r in ipairs(rem) do redis.call('HDEL', r[1], r[2]) end
+for _, a in ipairs(add) do redis.call('HSET', a[1], a[2], a[3]) end
+local docver = 0
+local op = 'delete'
+if json == '' then
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+else
+  docver = cur + 1
+  op = 'put'
+  redis.call('HSET', KEYS[1], id, json)
+  redis.call('HSET', KEYS[2], id, docver)
+end
+local v = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', KEYS[4], cjson.encode({version = v, kind = ARGV[4], id = id, op = op}))
+return {1, docver, v}
+`;
+
+/** Index lookup and document read in one round trip (a cold key costs exactly one). */
+const BY_INDEX = `
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+return {id, redis.call('HGET', KEYS[2], id), redis.call('HGET', KEYS[3], id)}
+`;
+
+const HOST = `
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+local v = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', KEYS[3], cjson.encode({version = v, kind = 'host', id = ARGV[3], op = ARGV[2] == '' and 'delete' or 'put'}))
+return v
+`;
+
+interface IndexOp {
+  key: string;
+  field: string;
+}
+
+export interface RedisStoreOptions {
+  url: string;
+  seed?: readonly SeedDoc[];
+  /** Version poll, ms: pub/sub is at-most-once, the poll bounds how long a missed change can hide. */
+  pollMs?: number;
+  /** Command timeout, ms: a Redis that stops answering fails requests instead of hanging them. */
+  commandTimeoutMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+type WriteResult = [number, number, number | string, string?];
+
+/**
+ * The production store: documents in Redis hashes under a key prefix, every write an atomic,
+ * versioned, published change; many gateways follow one registry.
+ *
+ *   <p>doc:<kind>   id -> JSON          <p>ver:<kind>   id -> document version
+ *   <p>idx:username lower(username) -> user id
+ *   <p>idx:extkey   SHA-256 of ext key -> tenant id
+ *   <p>hosts        service|version|host|port -> registration
+ *   <p>version      registry version (INCR by every write)     <p>seeded  set of applied seed docs
+ *   channel <p>changes: {version, kind, id, op}
+ */
+export class RedisStore implements Store {
+  readonly type = 'redis' as const;
+  readonly prefix: string;
+  readonly #client: Redis;
+  readonly #subscriber: Redis;
+  readonly #listeners = new Set<(e: ChangeEvent) => void>();
+  readonly #opts: RedisStoreOptions;
+  #lastVersion = 0;
+  #poll: NodeJS.Timeout | null = null;
+  #polling = false;
+  #closed = false;
+
+  constructor(opts: RedisStoreOptions) {
+    this.#opts = opts;
+    const url = new URL(opts.url);
+    this.prefix = url.searchParams.get('prefix') ?? 'tessera:';
+    url.searchParams.delete('prefix');
+    const common: RedisOptions = {
+      lazyConnect: true,
+      connectTimeout: 2000,
+      // Back off to 1 s between reconnects; never give up: Redis coming back must heal the gateway.
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
+    };
+    this.#client = new Redis(url.toString(), {
+      ...common,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: opts.commandTimeoutMs ?? 2000,
+    });
+    this.#subscriber = new Redis(url.toString(), { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    for (const conn of [this.#client, this.#subscriber]) conn.on('error', (err: unknown) => opts.onError?.(err));
+    this.#client.defineCommand('tesseraWrite', { numberOfKeys: 4, lua: WRITE });
+    this.#client.defineCommand('tesseraByIndex', { numberOfKeys: 3, lua: BY_INDEX });
+    this.#client.defineCommand('tesseraHost', { numberOfKeys: 3, lua: HOST });
+  }
+
+  #key(...parts: string[]): string {
+    return this.prefix + parts.join(':');
+  }
+
+  get #channel(): string {
+    return this.#key('changes');
+  }
+
+  async open(): Promise<void> {
+    await Promise.all([this.#client.connect(), this.#subscriber.connect()]);
+    await this.#subscriber.subscribe(this.#channel);
+    this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message));
+    // A re-subscribe after a reconnect may have missed changes: resync.
+    this.#subscriber.on('ready', () => this.#emit({ version: this.#lastVersion, kind: '*', id: '', op: 'put' }));
+    this.#lastVersion = Number((await this.#client.get(this.#key('version'))) ?? 0);
+    await this.#applySeed();
+    this.#poll = setInterval(() => void this.#pollVersion(), this.#opts.pollMs ?? 1000);
+    this.#poll.unref();
+  }
+
+  /** Seed documents never applied to this Redis are written (once: a deleted one stays deleted). */
+  async #applySeed(): Promise<void> {
+    for (const s of this.#opts.seed ?? []) {
+      const tag = `${s.kind}:${docId(s.kind, s.doc)}`;
+      if ((await this.#call(() => this.#client.sismember(this.#key('seeded'), tag))) === 1) continue;
+      try {
+        await this.put(s.kind, s.doc, { ifVersion: 0 });
+      } catch (err) {
+        if (!(err instanceof ConflictError) && !(err instanceof DuplicateError)) throw err;
+      }
+      await this.#call(() => this.#client.sadd(this.#key('seeded'), tag));
+    }
+  }
+
+  #onMessage(message: string): void {
+    let e: ChangeEvent;
+    try {
+      e = JSON.parse(message) as ChangeEvent;
+    } catch {
+      return;
+    }
+    if (e.version > this.#lastVersion) this.#lastVersion = e.version;
+    this.#emit(e);
+  }
+
+  async #pollVersion(): Promise<void> {
+    if (this.#polling || this.#closed) return;
+    this.#polling = true;
+    try {
+      const v = Number((await this.#client.get(this.#key('version'))) ?? 0);
+      // Behind: a message was lost (or Redis was replaced). Both mean: trust no cache.
+      if (v > this.#lastVersion || v < this.#lastVersion) {
+        this.#lastVersion = v;
+        this.#emit({ version: v, kind: '*', id: '', op: 'put' });
+      }
+    } catch {
+      // Redis is away: the subscriber's reconnect (or the next poll) resyncs.
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Error && /ReplyError/.test(err.name)) throw err;
+      throw new StoreUnavailableError(`redis: ${(err as Error).message}`);
+    }
+  }
+
+  async load(): Promise<RegistryData> {
+    const kinds = ['product', 'service', 'group', 'signingKey', 'revocation'] as const;
+    const m = this.#client.multi();
+    m.get(this.#key('version'));
+    for (const k of kinds) m.hvals(this.#key('doc', k));
+    m.hvals(this.#key('hosts'));
+    const res = await this.#call(() => m.exec());
+    if (res === null) throw new StoreUnavailableError('redis: transaction aborted');
+    const val = (i: number) => {
+      const [err, v] = res[i]!;
+      if (err) throw new StoreUnavailableError(`redis: ${err.message}`);
+      return v;
+    };
+    const docs = <T>(i: number) => (val(i) as string[]).map((s) => JSON.parse(s) as T);
+    return {
+      version: Number(val(0) ?? 0),
+      products: docs(1),
+      services: docs(2),
+      groups: docs(3),
+      signingKeys: docs(4),
+      revocations: docs(5),
+      hosts: docs(6),
+    };
+  }
+
+  async get<K extends DocKind>(kind: K, id: string): Promise<Versioned<DocByKind[K]> | null> {
+    const res = await this.#call(() => this.#client.multi().hget(this.#key('doc', kind), id).hget(this.#key('ver', kind), id).exec());
+    const json = res?.[0]?.[1] as string | null;
+    return json ? { doc: JSON.parse(json) as DocByKind[K], version: Number(res?.[1]?.[1] ?? 0) } : null;
+  }
+
+  async list<K extends DocKind>(kind: K): Promise<Versioned<DocByKind[K]>[]> {
+    const res = await this.#call(() => this.#client.multi().hgetall(this.#key('doc', kind)).hgetall(this.#key('ver', kind)).exec());
+    const docs = (res?.[0]?.[1] ?? {}) as Record<string, string>;
+    const vers = (res?.[1]?.[1] ?? {}) as Record<string, string>;
+    return Object.entries(docs).map(([id, json]) => ({ doc: JSON.parse(json) as DocByKind[K], version: Number(vers[id] ?? 0) }));
+  }
+
+  async #byIndex<T>(index: string, field: string, kind: DocKind): Promise<Versioned<T> | null> {
+    const r = (await this.#call(() =>
+      (this.#client as unknown as { tesseraByIndex(...a: string[]): Promise<[string, string | null, string | null] | null> }).tesseraByIndex(
+        this.#key('idx', index),
+        this.#key('doc', kind),
+        this.#key('ver', kind),
+        field,
+      ),
+    )) as [string, string | null, string | null] | null;
+    if (!r || r[1] === null) return null;
+    return { doc: JSON.parse(r[1]) as T, version: Number(r[2] ?? 0) };
+  }
+
+  findTenantByKeyHash(keyHash: string): Promise<Versioned<Tenant> | null> {
+    return this.#byIndex<Tenant>('extkey', keyHash, 'tenant');
+  }
+
+  findUserByUsername(username: string): Promise<Versioned<User> | null> {
+    return this.#byIndex<User>('username', username.toLowerCase(), 'user');
+  }
+
+  /** Index entries a document owns. */
+  #indexes(kind: DocKind, doc: unknown): { key: string; field: string; value: string }[] {
+    if (kind === 'user') {
+      const u = doc as User;
+      return [{ key: this.#key('idx', 'username'), field: u.username.toLowerCase(), value: u.id }];
+    }
+    if (kind === 'tenant') {
+      const t = doc as Tenant;
+      return t.applications.flatMap((a) =>
+        a.keys.flatMap((k) => k.extKeys.map((e) => ({ key: this.#key('idx', 'extkey'), field: e.keyHash, value: t.id }))),
+      );
+    }
+    return [];
+  }
+
+  async #write(kind: DocKind, id: string, doc: unknown | null, opts: WriteOptions): Promise<{ docVersion: number; changed: boolean }> {
+    // Without If-Match, retry a write that lost a race: the index changes are computed from what
+    // we read, so the script's version check must hold for them to be right.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.get(kind, id);
+      const actual = current?.version ?? 0;
+      if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
+      const before = current ? this.#indexes(kind, current.doc) : [];
+      const after = doc === null ? [] : this.#indexes(kind, doc);
+      const keep = new Set(after.map((a) => `${a.key}\u0000${a.field}`));
+      const removals: IndexOp[] = before.filter((b) => !keep.has(`${b.key}\u0000${b.field}`));
+      const args: (string | number)[] = [id, doc === null ? '' : JSON.stringify(doc), actual, kind, removals.length];
+      for (const r of removals) args.push(r.key, r.field);
+      args.push(after.length);
+      for (const a of after) args.push(a.key, a.field, a.value);
+      const r = (await this.#call(() =>
+        (this.#client as unknown as { tesseraWrite(...a: (string | number)[]): Promise<WriteResult> }).tesseraWrite(
+          this.#key('doc', kind),
+          this.#key('ver', kind),
+          this.#key('version'),
+          this.#channel,
+          ...args,
+        ),
+      )) as WriteResult;
+      if (r[0] === 1) return { docVersion: r[1], changed: true };
+      if (r[0] === 0) return { docVersion: 0, changed: false };
+      if (r[0] === -2) {
+        throw kind === 'user'
+          ? new DuplicateError('user', 'username', String(r[2]))
+          : new DuplicateError(kind, 'ext key', `${String(r[2]).slice(-6)} (held by ${String(r[3])})`);
+      }
+      if (opts.ifVersion !== undefined) throw new ConflictError(kind, id, opts.ifVersion, r[1]);
+    }
+    throw new ConflictError(kind, id, -1, -1);
+  }
+
+  async put<K extends DocKind>(kind: K, doc: DocByKind[K], opts: WriteOptions = {}): Promise<number> {
+    const valid = validateDocument(kind, structuredClone(doc));
+    return (await this.#write(kind, docId(kind, valid), valid, opts)).docVersion;
+  }
+
+  async delete(kind: DocKind, id: string, opts: WriteOptions = {}): Promise<boolean> {
+    return (await this.#write(kind, id, null, opts)).changed;
+  }
+
+  async #host(host: HostRegistration, value: string): Promise<void> {
+    const field = `${host.service}|${host.version}|${host.host}|${host.port}`;
+    await this.#call(() =>
+      (this.#client as unknown as { tesseraHost(...a: string[]): Promise<number> }).tesseraHost(
+        this.#key('hosts'),
+        this.#key('version'),
+        this.#channel,
+        field,
+        value,
+        host.service,
+      ),
+    );
+  }
+
+  registerHost(host: HostRegistration): Promise<void> {
+    return this.#host(host, JSON.stringify(host));
+  }
+
+  unregisterHost(host: HostRegistration): Promise<void> {
+    return this.#host(host, '');
+  }
+
+  onChange(listener: (e: ChangeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(e: ChangeEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch {
+        // one listener's failure must not starve the others
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#poll) clearInterval(this.#poll);
+    this.#listeners.clear();
+    this.#subscriber.disconnect();
+    this.#client.disconnect();
+  }
+}
+
