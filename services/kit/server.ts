@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToRegExp } from '../../registry/acl.js';
+import { StoreUnavailableError } from '../../registry/store/types.js';
 import { fail, ServiceError } from './envelope.js';
 import { parseInject, type SoajsContext } from './inject.js';
 
@@ -148,6 +149,12 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       }
       if (err instanceof ServiceError) {
         send(res, err.status, fail(err.code, err.message));
+        return;
+      }
+      if (err instanceof StoreUnavailableError) {
+        // Every write is one atomic store call: a failed one changed nothing, and saying so lets
+        // the client retry safely.
+        send(res, 503, fail(181, 'The registry store is unavailable; nothing was changed. Try again shortly.'));
         return;
       }
       opts.onError?.(err);
