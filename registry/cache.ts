@@ -5,7 +5,11 @@ import type { User } from './types.js';
 /** A bounded map that forgets the least recently used entry first (Map keeps insertion order). */
 export class LruCache<K, V> {
   readonly #map = new Map<K, V>();
-  constructor(readonly max: number) {
+  constructor(
+    readonly max: number,
+    /** Called with what the bound pushes out (not with explicit deletes). */
+    readonly onEvict?: (key: K, value: V) => void,
+  ) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError('LruCache max must be a positive integer');
   }
 
@@ -21,7 +25,11 @@ export class LruCache<K, V> {
   set(key: K, value: V): void {
     this.#map.delete(key);
     this.#map.set(key, value);
-    if (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value as K);
+    if (this.#map.size > this.max) {
+      const [oldKey, oldValue] = this.#map.entries().next().value as [K, V];
+      this.#map.delete(oldKey);
+      this.onEvict?.(oldKey, oldValue);
+    }
   }
 
   delete(key: K): boolean {
@@ -129,7 +137,15 @@ export class KeyCache {
     readonly env: string,
     max = 100_000,
   ) {
-    this.#lru = new LruCache(max);
+    // Side indexes follow the LRU's bound: what it forgets, they forget.
+    this.#lru = new LruCache(max, (hash, entry) => {
+      if (entry === null) this.#negative.delete(hash);
+      else {
+        const set = this.#byTenant.get(entry.tenant.id);
+        set?.delete(hash);
+        if (set?.size === 0) this.#byTenant.delete(entry.tenant.id);
+      }
+    });
     this.#unsubscribe = store.onChange((e: ChangeEvent) => {
       if (e.kind === 'tenant') this.evictTenant(e.id);
       else if (e.kind === '*') this.clear();
@@ -192,6 +208,13 @@ export class KeyCache {
 
   get size(): number {
     return this.#lru.size;
+  }
+
+  /** Hashes held by the eviction indexes: never more than `size` (what bounds memory). */
+  get tracked(): number {
+    let n = this.#negative.size;
+    for (const set of this.#byTenant.values()) n += set.size;
+    return n;
   }
 
   close(): void {

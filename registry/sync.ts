@@ -21,6 +21,8 @@ export interface SyncOptions {
  */
 export class RegistrySync implements SnapshotHolder {
   #snapshot: Snapshot | null = null;
+  /** Registry version this gateway is current with: the snapshot's, or later when only cached kinds changed since. */
+  #current = 0;
   #pending = false;
   #building: Promise<void> | null = null;
   #unsubscribe: (() => void) | null = null;
@@ -34,8 +36,14 @@ export class RegistrySync implements SnapshotHolder {
   /** Builds the first snapshot (throws if it cannot) and starts following changes. */
   async start(): Promise<this> {
     this.#snapshot = buildSnapshot(await this.store.load(), this.options.env);
+    this.#current = this.#snapshot.version;
     this.#unsubscribe = this.store.onChange((e) => {
       if (SNAPSHOT_KINDS.has(e.kind)) this.#schedule();
+      else if (this.#building === null && e.version > this.#current) {
+        // A tenant/user/token change: the caches evicted themselves; the snapshot is still current.
+        this.#current = e.version;
+        this.#release();
+      }
     });
     return this;
   }
@@ -47,7 +55,7 @@ export class RegistrySync implements SnapshotHolder {
 
   /** Resolves once a snapshot at or past `version` is current. */
   waitFor(version: number): Promise<void> {
-    if (this.#snapshot && this.#snapshot.version >= version) return Promise.resolve();
+    if (this.#snapshot && this.#current >= version) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ version, resolve }));
   }
 
@@ -70,20 +78,24 @@ export class RegistrySync implements SnapshotHolder {
         const snap = buildSnapshot(await this.store.load(), this.options.env);
         if (this.#snapshot === null || snap.version >= this.#snapshot.version) {
           this.#snapshot = snap;
+          if (snap.version > this.#current) this.#current = snap.version;
           this.options.onSwap?.(snap);
         }
       } catch (err) {
         this.options.onError?.(err);
       }
-      const version = this.#snapshot?.version ?? 0;
-      for (let i = this.#waiters.length - 1; i >= 0; i--) {
-        const w = this.#waiters[i]!;
-        if (w.version <= version) {
-          this.#waiters.splice(i, 1);
-          w.resolve();
-        }
-      }
+      this.#release();
     }
     this.#building = null;
+  }
+
+  #release(): void {
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const w = this.#waiters[i]!;
+      if (w.version <= this.#current) {
+        this.#waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
   }
 }

@@ -10,7 +10,7 @@ import { RegistrySync } from '../../registry/sync.js';
 import type { Product, Service, Tenant } from '../../registry/types.js';
 import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/server.js';
 import { TokenAuthenticator } from '../../gateway/auth.js';
-import { UserCache } from '../../registry/cache.js';
+import { KeyCache, UserCache } from '../../registry/cache.js';
 import type { Group, User } from '../../registry/types.js';
 
 export interface TestGateway {
@@ -64,8 +64,10 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   await store.open();
   const sync = await new RegistrySync(store, { env: config.env }).start();
   const users = opts.auth ? new UserCache(store, 1000) : null;
+  const keys = new KeyCache(store, config.env, 1000);
   const gateway = createGateway(config, {
     holder: sync,
+    keys,
     ...(users ? { authenticator: new TokenAuthenticator({ users }) } : {}),
     ...opts.deps,
   });
@@ -82,6 +84,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     async close() {
       await gateway.close();
       users?.close();
+      keys.close();
       sync.stop();
       await store.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import t from 'tap';
 import { ValidationError } from '../../registry/schema.js';
 import type { SeedDoc } from '../../registry/seed.js';
 import { FileStore } from '../../registry/store/file.js';
-import { ConflictError, type ChangeEvent } from '../../registry/store/types.js';
+import { ConflictError, DuplicateError, type ChangeEvent } from '../../registry/store/types.js';
 import type { Product, Service, Tenant } from '../../registry/types.js';
 
 function product(): Product {
@@ -89,7 +89,8 @@ t.test('open() seeds an empty store and persists registry.json', async (t) => {
   const data = await store.load();
   t.equal(data.version, 3, 'one version per seed document');
   t.same(data.products.map((p) => p.code), ['PROD1']);
-  t.same(data.tenants.map((x) => x.id), ['t1']);
+  t.notOk('tenants' in data, 'tenants are not part of the snapshot data');
+  t.same((await store.list('tenant')).map((x) => x.doc.id), ['t1']);
   t.same(data.services.map((s) => s.name), ['example03']);
   t.same(data.hosts, []);
 
@@ -105,6 +106,41 @@ t.test('open() seeds an empty store and persists registry.json', async (t) => {
   t.same(got?.doc, tenant());
   t.equal(await store.get('tenant', 'nope'), null);
   t.same((await store.list('service')).map((v) => v.doc.name), ['example03']);
+});
+
+t.test('findTenantByKeyHash finds the tenant holding an ext key, as a copy, and follows writes', async (t) => {
+  const store = await opened(t, tempDir(t));
+  const found = await store.findTenantByKeyHash('a'.repeat(64));
+  t.equal(found?.version, 1);
+  t.same(found?.doc, tenant());
+  t.equal(await store.findTenantByKeyHash('b'.repeat(64)), null, 'unknown hash: null');
+  t.equal(await store.findTenantByKeyHash('A'.repeat(64)), null, 'hashes are compared exactly');
+  if (found) found.doc.name = 'mutated';
+  t.equal((await store.findTenantByKeyHash('a'.repeat(64)))?.doc.name, 'Client One', 'returns a copy');
+
+  const two = tenant();
+  two.applications[0]!.keys[0]!.extKeys.push({ keyHash: 'b'.repeat(64), env: 'prod' });
+  t.equal(await store.put('tenant', two), 2);
+  const second = await store.findTenantByKeyHash('b'.repeat(64));
+  t.equal(second?.doc.id, 't1', 'a key added by put is found at once');
+  t.equal(second?.version, 2);
+  t.equal((await store.findTenantByKeyHash('a'.repeat(64)))?.version, 2);
+
+  const other = { ...tenant('t2'), code: 'TNT2' };
+  other.applications[0]!.keys[0]!.extKeys = [{ keyHash: 'c'.repeat(64), env: 'dev' }];
+  await store.put('tenant', other);
+  t.equal((await store.findTenantByKeyHash('c'.repeat(64)))?.doc.id, 't2', 'each hash finds its own tenant');
+  t.equal((await store.findTenantByKeyHash('a'.repeat(64)))?.doc.id, 't1');
+  t.same((await store.list('tenant')).map((x) => x.doc.id).sort(), ['t1', 't2']);
+  const dup = await rejectionOf(store.put('tenant', { ...tenant('t3'), code: 'TNT3' }));
+  t.ok(dup instanceof DuplicateError, 'a hash held by another tenant is refused: one tenant per key');
+  t.equal((await store.findTenantByKeyHash('a'.repeat(64)))?.doc.id, 't1');
+
+  await store.put('tenant', tenant());
+  t.equal(await store.findTenantByKeyHash('b'.repeat(64)), null, 'a key removed by put is gone');
+  t.equal(await store.delete('tenant', 't1'), true);
+  t.equal(await store.findTenantByKeyHash('a'.repeat(64)), null, 'a deleted tenant holds no key');
+  t.same((await store.list('tenant')).map((x) => x.doc.id), ['t2']);
 });
 
 t.test('a second FileStore on the same directory sees the data', async (t) => {

@@ -8,6 +8,7 @@ import { versionAcl } from '../../registry/acl.js';
 import { ipIn } from '../../registry/net.js';
 import { ValidationError } from '../../registry/schema.js';
 import { readSeed, type SeedDoc } from '../../registry/seed.js';
+import { keyEntriesOf } from '../../registry/key-entries.js';
 import { buildSnapshot, SnapshotBuildError, type Snapshot } from '../../registry/snapshot.js';
 import { FileStore } from '../../registry/store/file.js';
 import type { RegistryData } from '../../registry/store/types.js';
@@ -113,24 +114,41 @@ t.test('buildSnapshot from the demo seed, env dev', async (t) => {
   t.equal(ex?.versions.get('1')?.urac, false);
   t.equal(ex?.hosts.size, 0);
 
-  t.equal(snap.tenants.size, d.tenants.length);
-  const codes = [...snap.tenants.values()].map((x) => x.code);
+  t.notOk('tenants' in snap, 'tenants are not in the snapshot');
+  t.notOk('keys' in snap, 'ext keys are not in the snapshot');
+
+  // Tenants live in the store; their ext keys are compiled per tenant by keyEntriesOf.
+  const store = await openStore(t, demoSeed());
+  const stored = (await store.list('tenant')).map((v) => v.doc);
+  t.equal(stored.length, d.tenants.length, 'every demo tenant stored');
+  const codes = stored.map((x) => x.code);
   for (const code of DEMO_TENANTS) t.ok(codes.includes(code), `tenant ${code}`);
-  const tnt1 = [...snap.tenants.values()].find((x) => x.code === 'TNT1');
+  const tnt1Doc = d.tenants.find((x) => x.code === 'TNT1')!;
+  const tnt1Keys = keyEntriesOf(tnt1Doc, 'dev');
+  const tnt1 = [...tnt1Keys.values()][0]?.tenant;
+  t.equal(tnt1?.code, 'TNT1');
   t.equal(tnt1?.type, 'client');
   t.equal(tnt1?.locked, false);
   t.equal(tnt1?.main, null);
+  t.equal(tnt1?.doc, tnt1Doc, 'the tenant entry keeps its document');
+  t.ok(Object.isFrozen(tnt1));
+  t.ok([...tnt1Keys.values()].every((k) => k.tenant === tnt1), 'keys of one tenant share one tenant entry');
 
   const extKeys = d.tenants.flatMap((x) => x.applications.flatMap((a) => a.keys.flatMap((k) => k.extKeys)));
   t.ok(extKeys.length >= 7);
-  t.equal(snap.keys.size, extKeys.length, 'every ext key indexed');
-  t.equal(snap.keys.get(TNT1_APP_B), undefined, 'never indexed by plaintext');
-  const b = snap.keys.get(sha256(TNT1_APP_B));
+  const allKeys = new Map(d.tenants.flatMap((x) => [...keyEntriesOf(x, 'dev')]));
+  t.equal(allKeys.size, extKeys.length, 'every ext key indexed');
+  t.same([...allKeys.keys()].sort(), extKeys.map((e) => e.keyHash).sort(), 'indexed by hash');
+  t.equal(allKeys.get(TNT1_APP_B), undefined, 'never indexed by plaintext');
+  const b = tnt1Keys.get(sha256(TNT1_APP_B));
   t.equal(b?.tenant, tnt1, 'key points at the tenant entry');
   t.equal(b?.appId, '30d2cb5fc04ce51e06000002');
   t.equal(b?.product, 'PROD1');
   t.equal(b?.packageCode, 'PROD1_PCK1');
-  t.equal(b?.pkg, snap.packages.get('PROD1_PCK1'));
+  t.equal(snap.packages.get(b!.packageCode), snap.packages.get('PROD1_PCK1'), 'the package is looked up in the snapshot');
+  t.ok(snap.packages.get(b!.packageCode));
+  t.equal(b?.memoVersion, -1);
+  t.equal(b?.memo.size, 0);
   t.same([...(b?.appAcl?.keys() ?? [])], ['example03'], 'application-level ACL compiled for dev');
   t.equal(b?.iKey, '12a2eb89dd9c570a9fdfd32a5cf24f12');
   t.equal(b?.env, 'dev');
@@ -141,9 +159,19 @@ t.test('buildSnapshot from the demo seed, env dev', async (t) => {
   t.same(b?.config, { example03: { tenantName: 'Client One' } });
   t.ok(Object.isFrozen(b?.config));
 
-  const a = snap.keys.get(sha256(TNT1_APP_A));
+  const a = tnt1Keys.get(sha256(TNT1_APP_A));
   t.equal(a?.appId, '30d2cb5fc04ce51e06000001');
   t.equal(a?.appAcl, null, 'no application ACL');
+
+  // The store finds a key's tenant by hash, in one call.
+  const found = await store.findTenantByKeyHash(sha256(TNT1_APP_B));
+  t.equal(found?.doc.code, 'TNT1');
+  t.equal(found?.version, 1);
+  t.same(found?.doc, tnt1Doc);
+  t.equal(found && keyEntriesOf(found.doc, 'dev').get(sha256(TNT1_APP_B))?.appId, '30d2cb5fc04ce51e06000002');
+  t.equal((await store.findTenantByKeyHash(sha256(TNT1_APP_A)))?.doc.id, tnt1Doc.id);
+  t.equal(await store.findTenantByKeyHash(TNT1_APP_B), null, 'not found by plaintext');
+  t.equal(await store.findTenantByKeyHash(sha256('no such key')), null, 'unknown hash: null');
 });
 
 t.test('a package without an ACL for the env has acl null', async (t) => {
@@ -156,8 +184,11 @@ t.test('a package without an ACL for the env has acl null', async (t) => {
     t.equal(pkg.rawAcl, null);
     t.ok(pkg.rawAclAllEnv['dev'], 'other envs kept');
   }
-  const b = snap.keys.get(sha256(TNT1_APP_B));
+  const tnt1Doc = d.tenants.find((x) => x.code === 'TNT1')!;
+  const b = keyEntriesOf(tnt1Doc, 'prod').get(sha256(TNT1_APP_B));
+  t.equal(b?.appId, '30d2cb5fc04ce51e06000002', 'keys are compiled whatever the env');
   t.equal(b?.appAcl, null, 'application ACL has no prod either');
+  t.same(b?.appRawAclAllEnv && Object.keys(b.appRawAclAllEnv), ['dev'], 'other envs of the application ACL kept');
   t.same(b?.config, {}, 'no key config for prod');
 });
 
@@ -203,60 +234,51 @@ t.test('services: maintenance ports and hosts', async (t) => {
 });
 
 t.test('keys: env lower-cased, expiry parsed, missing package', async (t) => {
-  const snap = buildSnapshot(
-    await registryData(t, {
-      version: 1,
-      products: demo().products,
-      tenants: [
-        keyTenant([
-          { env: 'DEV', expDate: null },
-          { env: 'Dev', expDate: '2030-01-02T03:04:05.000Z' },
-          { env: 'prod', expDate: 1893456000000 },
-          { env: 'dev' },
-        ]),
-        { ...keyTenant([{ keyHash: 'f'.repeat(64) }], 'PROD1_GONE'), id: 'kt2', code: 'KT2' },
-      ],
-    }),
+  const snap = buildSnapshot(await registryData(t, { version: 1, products: demo().products }), 'dev');
+  const keys = keyEntriesOf(
+    keyTenant([
+      { env: 'DEV', expDate: null },
+      { env: 'Dev', expDate: '2030-01-02T03:04:05.000Z' },
+      { env: 'prod', expDate: 1893456000000 },
+      { env: 'dev' },
+    ]),
     'dev',
   );
-  t.equal(snap.keys.get('0'.repeat(64))?.env, 'dev', 'DEV -> dev');
-  t.equal(snap.keys.get('1'.repeat(64))?.env, 'dev');
-  t.equal(snap.keys.get('2'.repeat(64))?.env, 'prod');
-  t.equal(snap.keys.get('0'.repeat(64))?.expires, Number.POSITIVE_INFINITY);
-  t.equal(snap.keys.get('1'.repeat(64))?.expires, Date.UTC(2030, 0, 2, 3, 4, 5), 'ISO expDate parsed');
-  t.equal(snap.keys.get('2'.repeat(64))?.expires, 1893456000000, 'ms kept');
-  t.equal(snap.keys.get('3'.repeat(64))?.expires, Number.POSITIVE_INFINITY, 'absent -> never');
-  t.equal(snap.keys.get('0'.repeat(64))?.pkg, snap.packages.get('PROD1_PCK1'));
-  t.equal(snap.keys.get('f'.repeat(64))?.pkg, null, 'an application naming a missing package: pkg null');
-  t.equal(snap.keys.get('f'.repeat(64))?.packageCode, 'PROD1_GONE');
-  t.equal(snap.keys.get('f'.repeat(64))?.tenant.code, 'KT2');
+  t.equal(keys.size, 4);
+  t.equal(keys.get('0'.repeat(64))?.env, 'dev', 'DEV -> dev');
+  t.equal(keys.get('1'.repeat(64))?.env, 'dev');
+  t.equal(keys.get('2'.repeat(64))?.env, 'prod');
+  t.equal(keys.get('0'.repeat(64))?.expires, Number.POSITIVE_INFINITY);
+  t.equal(keys.get('1'.repeat(64))?.expires, Date.UTC(2030, 0, 2, 3, 4, 5), 'ISO expDate parsed');
+  t.equal(keys.get('2'.repeat(64))?.expires, 1893456000000, 'ms kept');
+  t.equal(keys.get('3'.repeat(64))?.expires, Number.POSITIVE_INFINITY, 'absent -> never');
+  t.equal(keys.get('0'.repeat(64))?.packageCode, 'PROD1_PCK1');
+  t.ok(snap.packages.get(keys.get('0'.repeat(64))!.packageCode), 'its package is in the snapshot');
+
+  const gone = keyEntriesOf({ ...keyTenant([{ keyHash: 'f'.repeat(64) }], 'PROD1_GONE'), id: 'kt2', code: 'KT2' }, 'dev');
+  t.equal(gone.get('f'.repeat(64))?.packageCode, 'PROD1_GONE', 'an application naming a missing package still compiles');
+  t.equal(snap.packages.get(gone.get('f'.repeat(64))!.packageCode), undefined, 'its package is not in the snapshot');
+  t.equal(gone.get('f'.repeat(64))?.tenant.code, 'KT2');
+  t.equal(gone.get('f'.repeat(64))?.tenant.id, 'kt2');
 });
 
 t.test('geo CIDRs compile; a bad one is a SnapshotBuildError', async (t) => {
-  const snap = buildSnapshot(
-    await registryData(t, {
-      version: 1,
-      tenants: [keyTenant([{ geo: { allow: ['10.0.0.0/8', '2001:db8::/32'], deny: ['10.1.0.0/16', '10.2.3.4'] } }, { geo: null }])],
-    }),
-    'dev',
-  );
-  const k = snap.keys.get('0'.repeat(64));
+  const keys = keyEntriesOf(keyTenant([{ geo: { allow: ['10.0.0.0/8', '2001:db8::/32'], deny: ['10.1.0.0/16', '10.2.3.4'] } }, { geo: null }]), 'dev');
+  const k = keys.get('0'.repeat(64));
   t.ok(k?.geoAllow && ipIn(k.geoAllow, '10.200.1.1'));
   t.ok(k?.geoAllow && ipIn(k.geoAllow, '2001:db8::5'));
   t.notOk(k?.geoAllow && ipIn(k.geoAllow, '11.0.0.1'));
   t.ok(k?.geoDeny && ipIn(k.geoDeny, '10.1.2.3'));
   t.ok(k?.geoDeny && ipIn(k.geoDeny, '10.2.3.4'));
   t.notOk(k?.geoDeny && ipIn(k.geoDeny, '10.2.3.5'));
-  t.equal(snap.keys.get('1'.repeat(64))?.geoAllow, null);
+  t.equal(keys.get('1'.repeat(64))?.geoAllow, null);
+  t.equal(keys.get('1'.repeat(64))?.geoDeny, null);
 
-  const bad = await registryData(t, {
-    version: 1,
-    tenants: [keyTenant([{ hint: 'abc123', geo: { allow: ['10.0.0.0/8'], deny: ['10.0.0.0/40'] } }])],
-  });
-  t.throws(() => buildSnapshot(bad, 'dev'), SnapshotBuildError);
-  t.throws(() => buildSnapshot(bad, 'dev'), { name: 'SnapshotBuildError', message: /tenant "KEYT" key abc123: geo .*10\.0\.0\.0\/40/ });
-  const notIp = await registryData(t, { version: 1, tenants: [keyTenant([{ geo: { allow: ['somewhere'] } }])] });
-  t.throws(() => buildSnapshot(notIp, 'dev'), SnapshotBuildError);
+  const bad = keyTenant([{ hint: 'abc123', geo: { allow: ['10.0.0.0/8'], deny: ['10.0.0.0/40'] } }]);
+  t.throws(() => keyEntriesOf(bad, 'dev'), SnapshotBuildError);
+  t.throws(() => keyEntriesOf(bad, 'dev'), { name: 'SnapshotBuildError', message: /tenant "KEYT" key …abc123: geo .*10\.0\.0\.0\/40/ });
+  const notIp = keyTenant([{ geo: { allow: ['somewhere'] } }]);
+  t.throws(() => keyEntriesOf(notIp, 'dev'), SnapshotBuildError);
 });
 
 // ---------------------------------------------------------------- RegistrySync
@@ -329,7 +351,8 @@ t.test('RegistrySync: an invalid geo CIDR is rejected by put; the snapshot is un
   const before = sync.current();
   const storeVersion = (await store.load()).version;
 
-  const tenant = structuredClone([...before.tenants.values()].find((x) => x.code === 'TNT2')!.doc) as Tenant;
+  const tenant = (await store.list('tenant')).find((x) => x.doc.code === 'TNT2')!.doc;
+  const tenantBefore = structuredClone(tenant);
   tenant.applications[0]!.keys[0]!.extKeys[0]!.geo = { allow: ['10.0.0.0/99'] };
   let err: unknown = null;
   try {
@@ -343,6 +366,7 @@ t.test('RegistrySync: an invalid geo CIDR is rejected by put; the snapshot is un
   t.equal((await store.load()).version, storeVersion);
   t.equal(sync.current(), before, 'same snapshot');
   t.equal(swaps, 0);
+  t.same((await store.get('tenant', tenant.id))?.doc, tenantBefore, 'the stored tenant is untouched');
 });
 
 /**
