@@ -135,6 +135,7 @@ export class TokenAuthenticator implements Authenticator {
       profile: user.profile ?? null,
       acl: key === null ? null : userAclFor(user, groups, key, ctx.snapshot),
       config: (key === null ? undefined : user.config?.keys?.[key.iKey]?.config) ?? null,
+      memo: new Map(),
     });
     this.#resolved.set(memo, resolved);
     return resolved;

@@ -93,8 +93,18 @@ export function createInjectStage(opts: InjectOptions): Stage {
       const key = ctx.key!;
       const user = ctx.user;
       let head: string;
-      if (user !== null && user.config !== null) {
-        head = keyPart(ctx, key, deepMerge(key.config, user.config));
+      let urac = '';
+      if (user !== null) {
+        const memoKey = `${ctx.serviceName}|${ctx.version}`;
+        const m = user.memo.get(memoKey);
+        if (m !== undefined && m.key === key && m.extKey === ctx.extKey) {
+          head = m.head;
+          urac = m.urac;
+        } else {
+          head = keyPart(ctx, key, user.config === null ? null : deepMerge(key.config, user.config));
+          urac = ctx.flags!.urac ? uracPart(user, ctx) : '';
+          user.memo.set(memoKey, { key, extKey: ctx.extKey, head, urac });
+        }
       } else {
         if (key.memoVersion !== ctx.snapshot.version) {
           key.memo.clear();
@@ -111,7 +121,7 @@ export function createInjectStage(opts: InjectOptions): Stage {
       const aw = opts.awareness();
       const json =
         `${head},"device":${asciiJson(ctx.req.headers[HEADERS.USER_AGENT] ?? '')},"geo":{"ip":${JSON.stringify(ctx.clientIp)}}` +
-        (user !== null && ctx.flags!.urac ? uracPart(user, ctx) : '') +
+        urac +
         `,"awareness":{"host":${JSON.stringify(aw.host)},"port":${aw.port}}}`;
       if (json.length > opts.maxBytes) return ERRORS.UPSTREAM_ERROR;
       ctx.inject = json;
