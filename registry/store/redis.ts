@@ -150,8 +150,10 @@ export class RedisStore implements Store {
     await Promise.all([this.#client.connect(), this.#subscriber.connect()]);
     await this.#subscriber.subscribe(this.#channel);
     this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message));
-    // A re-subscribe after a reconnect may have missed changes: resync.
-    this.#subscriber.on('ready', () => this.#emit({ version: this.#lastVersion, kind: '*', id: '', op: 'put' }));
+    // A re-subscribe after a reconnect may have missed changes: compare versions now (a resync only
+    // if something moved; dropping caches while the command connection is still down would turn
+    // served keys into 503s). If Redis is not answering yet, the next poll does it.
+    this.#subscriber.on('ready', () => void this.#pollVersion());
     this.#lastVersion = Number((await this.#client.get(this.#key('version'))) ?? 0);
     await this.#applySeed();
     this.#poll = setInterval(() => void this.#pollVersion(), this.#opts.pollMs ?? 1000);
