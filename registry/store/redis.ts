@@ -16,12 +16,12 @@ import {
 
 /**
  * One atomic write (Redis runs a script as MULTI/EXEC does, but can check first): compare the
- * document's version, check unique indexes, apply the document and index changes, INCR the
+ * document's version (-1: any), check unique indexes, replace the index entries the document owns
+ * (kept in `own:<kind>`, so no read is needed before writing), write the document, INCR the
  * registry version and PUBLISH the change — one round trip, nothing half-written.
  *
- * KEYS: doc hash, version hash, registry version, channel
- * ARGV: id, json ('' = delete), expected version, kind,
- *       n removals, (index key, field)×n, n additions, (index key, field, value)×n
+ * KEYS: doc hash, version hash, registry version, channel, owned-index hash
+ * ARGV: id, json ('' = delete), expected version (-1 = any), kind, n entries, (index key, field, value)×n
  * Returns {1, new doc version, registry version} | {-1, actual version} | {-2, 0, field, holder} | {0, 0, 0}
  */
 const WRITE = `
@@ -29,21 +29,31 @@ local id = ARGV[1]
 local json = ARGV[2]
 local expected = tonumber(ARGV[3])
 local cur = tonumber(redis.call('HGET', KEYS[2], id) or '0')
-if cur ~= expected then return {-1, cur} end
+if expected >= 0 and cur ~= expected then return {-1, cur} end
 if json == '' and cur == 0 then return {0, 0, 0} end
-local i = 5
-local nrem = tonumber(ARGV[i]); i = i + 1
-local rem = {}
-for n = 1, nrem do rem[n] = {ARGV[i], ARGV[i + 1]}; i = i + 2 end
-local nadd = tonumber(ARGV[i]); i = i + 1
+local i = 6
+local nadd = tonumber(ARGV[5])
 local add = {}
+local keep = {}
 for n = 1, nadd do
   local holder = redis.call('HGET', ARGV[i], ARGV[i + 1])
   if holder and holder ~= ARGV[i + 2] then return {-2, 0, ARGV[i + 1], holder} end
-  add[n] = {ARGV[i], ARGV[i + 1], ARGV[i + 2]}; i = i + 3
+  add[n] = {ARGV[i], ARGV[i + 1], ARGV[i + 2]}
+  keep[ARGV[i] .. '|' .. ARGV[i + 1]] = true
+  i = i + 3
 end
-for _, r in ipairs(rem) do redis.call('HDEL', r[1], r[2]) end
-for _, a in ipairs(add) do redis.call('HSET', a[1], a[2], a[3]) end
+local owned = redis.call('HGET', KEYS[5], id)
+if owned then
+  for _, e in ipairs(cjson.decode(owned)) do
+    if not keep[e[1] .. '|' .. e[2]] and redis.call('HGET', e[1], e[2]) == id then redis.call('HDEL', e[1], e[2]) end
+  end
+end
+local list = {}
+for n, a in ipairs(add) do
+  redis.call('HSET', a[1], a[2], a[3])
+  list[n] = {a[1], a[2]}
+end
+if nadd > 0 then redis.call('HSET', KEYS[5], id, cjson.encode(list)) else redis.call('HDEL', KEYS[5], id) end
 local docver = 0
 local op = 'delete'
 if json == '' then
@@ -74,11 +84,6 @@ redis.call('PUBLISH', KEYS[3], cjson.encode({version = v, kind = 'host', id = AR
 return v
 `;
 
-interface IndexOp {
-  key: string;
-  field: string;
-}
-
 export interface RedisStoreOptions {
   url: string;
   seed?: readonly SeedDoc[];
@@ -98,6 +103,7 @@ type WriteResult = [number, number, number | string, string?];
  *   <p>doc:<kind>   id -> JSON          <p>ver:<kind>   id -> document version
  *   <p>idx:username lower(username) -> user id
  *   <p>idx:extkey   SHA-256 of ext key -> tenant id
+ *   <p>own:<kind>   id -> index entries the document holds (so a write needs no read first)
  *   <p>hosts        service|version|host|port -> registration
  *   <p>version      registry version (INCR by every write)     <p>seeded  set of applied seed docs
  *   channel <p>changes: {version, kind, id, op}
@@ -133,7 +139,7 @@ export class RedisStore implements Store {
     });
     this.#subscriber = new Redis(url.toString(), { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null });
     for (const conn of [this.#client, this.#subscriber]) conn.on('error', (err: unknown) => opts.onError?.(err));
-    this.#client.defineCommand('tesseraWrite', { numberOfKeys: 4, lua: WRITE });
+    this.#client.defineCommand('tesseraWrite', { numberOfKeys: 5, lua: WRITE });
     this.#client.defineCommand('tesseraByIndex', { numberOfKeys: 3, lua: BY_INDEX });
     this.#client.defineCommand('tesseraHost', { numberOfKeys: 3, lua: HOST });
   }
@@ -286,39 +292,27 @@ export class RedisStore implements Store {
   }
 
   async #write(kind: DocKind, id: string, doc: unknown | null, opts: WriteOptions): Promise<{ docVersion: number; changed: boolean }> {
-    // Without If-Match, retry a write that lost a race: the index changes are computed from what
-    // we read, so the script's version check must hold for them to be right.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.get(kind, id);
-      const actual = current?.version ?? 0;
-      if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
-      const before = current ? this.#indexes(kind, current.doc) : [];
-      const after = doc === null ? [] : this.#indexes(kind, doc);
-      const keep = new Set(after.map((a) => `${a.key}\u0000${a.field}`));
-      const removals: IndexOp[] = before.filter((b) => !keep.has(`${b.key}\u0000${b.field}`));
-      const args: (string | number)[] = [id, doc === null ? '' : JSON.stringify(doc), actual, kind, removals.length];
-      for (const r of removals) args.push(r.key, r.field);
-      args.push(after.length);
-      for (const a of after) args.push(a.key, a.field, a.value);
-      const r = (await this.#call(() =>
-        (this.#client as unknown as { tesseraWrite(...a: (string | number)[]): Promise<WriteResult> }).tesseraWrite(
-          this.#key('doc', kind),
-          this.#key('ver', kind),
-          this.#key('version'),
-          this.#channel,
-          ...args,
-        ),
-      )) as WriteResult;
-      if (r[0] === 1) return { docVersion: r[1], changed: true };
-      if (r[0] === 0) return { docVersion: 0, changed: false };
-      if (r[0] === -2) {
-        throw kind === 'user'
-          ? new DuplicateError('user', 'username', String(r[2]))
-          : new DuplicateError(kind, 'ext key', `${String(r[2]).slice(-6)} (held by ${String(r[3])})`);
-      }
-      if (opts.ifVersion !== undefined) throw new ConflictError(kind, id, opts.ifVersion, r[1]);
+    const entries = doc === null ? [] : this.#indexes(kind, doc);
+    const args: (string | number)[] = [id, doc === null ? '' : JSON.stringify(doc), opts.ifVersion ?? -1, kind, entries.length];
+    for (const e of entries) args.push(e.key, e.field, e.value);
+    const r = (await this.#call(() =>
+      (this.#client as unknown as { tesseraWrite(...a: (string | number)[]): Promise<WriteResult> }).tesseraWrite(
+        this.#key('doc', kind),
+        this.#key('ver', kind),
+        this.#key('version'),
+        this.#channel,
+        this.#key('own', kind),
+        ...args,
+      ),
+    )) as WriteResult;
+    if (r[0] === 1) return { docVersion: r[1], changed: true };
+    if (r[0] === 0) return { docVersion: 0, changed: false };
+    if (r[0] === -2) {
+      throw kind === 'user'
+        ? new DuplicateError('user', 'username', String(r[2]))
+        : new DuplicateError(kind, 'ext key', `${String(r[2]).slice(-6)} (held by ${String(r[3])})`);
     }
-    throw new ConflictError(kind, id, -1, -1);
+    throw new ConflictError(kind, id, opts.ifVersion ?? -1, r[1]);
   }
 
   async put<K extends DocKind>(kind: K, doc: DocByKind[K], opts: WriteOptions = {}): Promise<number> {

@@ -1,0 +1,664 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { ValidationError } from '../../registry/schema.js';
+import type { SeedDoc } from '../../registry/seed.js';
+import { RedisStore, type RedisStoreOptions } from '../../registry/store/redis.js';
+import { ConflictError, DuplicateError, StoreUnavailableError, type ChangeEvent } from '../../registry/store/types.js';
+import type { Group, HostRegistration, Product, Revocation, Service, SigningKey, Tenant, User } from '../../registry/types.js';
+import { startRedis, uniquePrefix } from '../helpers/redis.js';
+
+/*
+ * The Store contract (as test/registry/file-store.test.ts holds FileStore to it) against a real,
+ * private redis-server. Every test uses its own key prefix; time bounds only stop a broken store
+ * from hanging the run, they measure nothing.
+ */
+
+type Test = { teardown(fn: () => unknown): void };
+
+const redis = await startRedis();
+t.teardown(() => redis.stop());
+
+/** Unhandled rejections anywhere in this file: a store must reject its callers, never the process. */
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (reason) => unhandled.push(reason));
+
+function storeUrl(prefix: string): string {
+  return `${redis.url}?prefix=${prefix}`;
+}
+
+function product(): Product {
+  return {
+    code: 'PROD1',
+    name: 'Product one',
+    packages: [{ code: 'PROD1_PCK1', name: 'one', acl: { dev: { example03: { '1': { access: false } } } } }],
+  };
+}
+
+function tenant(id = 't1', hashes: string[] = ['a'.repeat(64)]): Tenant {
+  return {
+    id,
+    code: 'TNT1',
+    name: 'Client One',
+    type: 'client',
+    applications: [
+      {
+        appId: 'app1',
+        product: 'PROD1',
+        package: 'PROD1_PCK1',
+        keys: [{ key: '0123456789abcdef0123456789abcdef', extKeys: hashes.map((keyHash) => ({ keyHash, env: 'dev' })) }],
+      },
+    ],
+  };
+}
+
+function service(name = 'example03', port = 4023): Service {
+  return { name, port, versions: { '1': { extKeyRequired: true } } };
+}
+
+function user(id: string, username: string): User {
+  return {
+    id,
+    username,
+    passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==',
+    firstName: 'First',
+    lastName: 'Last',
+    email: `${id}@example.com`,
+    status: 'active',
+    groups: [],
+    tenant: { id: 't1', code: 'TNT1' },
+  };
+}
+
+function seed(): SeedDoc[] {
+  return [
+    { kind: 'product', doc: product(), origin: 'test: products[0]' },
+    { kind: 'tenant', doc: tenant(), origin: 'test: tenants[0]' },
+    { kind: 'service', doc: service(), origin: 'test: services[0]' },
+  ];
+}
+
+async function opened(t: Test, prefix: string, opts: Partial<RedisStoreOptions> = {}): Promise<RedisStore> {
+  const store = new RedisStore({ url: storeUrl(prefix), seed: seed(), onError: () => undefined, ...opts });
+  t.teardown(() => store.close());
+  await store.open();
+  return store;
+}
+
+/** A plain client on the same server, for looking behind the store's back. */
+function rawClient(t: Test): Redis {
+  const r = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  r.on('error', () => undefined);
+  t.teardown(() => r.disconnect());
+  return r;
+}
+
+/** The rejection reason of p; fails when p resolves or is still pending after `ms`. */
+async function rejectionOf(p: Promise<unknown>, ms = 5000): Promise<Error> {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([p, pending]);
+  } catch (err) {
+    if (err instanceof Error && /^still pending after/.test(err.message)) throw err;
+    return err as Error;
+  } finally {
+    clearTimeout(timer);
+  }
+  throw new Error('promise resolved');
+}
+
+/** Change events of a store, and a way to wait (bounded) for one. */
+interface Feed {
+  readonly events: ChangeEvent[];
+  /** The first event matching `pred` at or after index `from`; rejects after `ms`. */
+  until(pred: (e: ChangeEvent) => boolean, what: string, ms?: number, from?: number): Promise<ChangeEvent>;
+}
+
+function feed(store: RedisStore): Feed {
+  const events: ChangeEvent[] = [];
+  const waiters = new Set<{ pred: (e: ChangeEvent) => boolean; resolve: (e: ChangeEvent) => void }>();
+  store.onChange((e) => {
+    events.push(e);
+    for (const w of waiters) {
+      if (w.pred(e)) {
+        waiters.delete(w);
+        w.resolve(e);
+      }
+    }
+  });
+  return {
+    events,
+    until(pred, what, ms = 3000, from = 0) {
+      const seen = events.slice(from).find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const w = {
+          pred,
+          resolve: (e: ChangeEvent) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no ${what} event within ${ms} ms; saw ${JSON.stringify(events.slice(from))}`));
+        }, ms);
+        waiters.add(w);
+      });
+    },
+  };
+}
+
+/** Events other than `*` resyncs (the poll may add one of those at any time). */
+function changes(events: readonly ChangeEvent[]): [number, string, string, string][] {
+  return events.filter((e) => e.kind !== '*').map((e) => [e.version, e.kind, e.id, e.op]);
+}
+
+/** Retries `fn` until it resolves (bounded): for waiting on a reconnect without a fixed sleep. */
+async function eventually<T>(fn: () => Promise<T>, what: string, ms = 8000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what}: not within ${ms} ms (last: ${String(last)})`);
+}
+
+t.test('open() seeds an empty prefix once; a deleted seed document stays deleted on reopen', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = rawClient(t);
+  const store = await opened(t, prefix);
+
+  const data = await store.load();
+  t.equal(data.version, 3, 'one version per seed document');
+  t.same(data.products.map((p) => p.code), ['PROD1']);
+  t.same(data.services.map((s) => s.name), ['example03']);
+  t.notOk('tenants' in data, 'tenants are not part of the snapshot data');
+  t.same(data.hosts, []);
+  t.same((await store.list('tenant')).map((x) => [x.doc.id, x.version]), [['t1', 1]]);
+  const got = await store.get('tenant', 't1');
+  t.equal(got?.version, 1);
+  t.same(got?.doc, tenant());
+  t.equal(await store.get('tenant', 'nope'), null);
+  t.same((await raw.smembers(`${prefix}seeded`)).sort(), ['product:PROD1', 'service:example03', 'tenant:t1']);
+  t.equal(await raw.get(`${prefix}version`), '3');
+
+  // A second store opened with the same seed adds nothing.
+  const again = await opened(t, prefix);
+  t.equal((await again.load()).version, 3, 'reopening with the same seed writes nothing');
+
+  await store.put('tenant', { ...tenant(), name: 'Renamed' });
+  t.equal(await store.delete('service', 'example03'), true);
+  t.equal(await store.get('service', 'example03'), null);
+  await store.close();
+  await again.close();
+
+  const extra: SeedDoc = { kind: 'service', doc: service('newcomer', 4200), origin: 'test: services[1]' };
+  const third = await opened(t, prefix, { seed: [...seed(), extra] });
+  t.equal(await third.get('service', 'example03'), null, 'deleted seed service stays deleted');
+  const tn = await third.get('tenant', 't1');
+  t.equal(tn?.doc.name, 'Renamed', 'the seed does not overwrite a stored document');
+  t.equal(tn?.version, 2);
+  t.equal((await third.get('service', 'newcomer'))?.version, 1, 'a seed document never applied is added');
+  t.equal((await third.load()).version, 6, '3 seeds + put + delete + newcomer');
+  t.ok((await raw.sismember(`${prefix}seeded`, 'service:example03')) === 1, 'the deleted one stays recorded as seeded');
+  t.ok((await raw.sismember(`${prefix}seeded`, 'service:newcomer')) === 1);
+
+  const noSeed = await opened(t, prefix, { seed: [] });
+  t.equal((await noSeed.get('service', 'newcomer'))?.doc.port, 4200, 'a store without seed reads the same data');
+});
+
+t.test('put/get/list/delete keep per-document versions', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = rawClient(t);
+  const store = await opened(t, prefix, { seed: [] });
+
+  t.equal(await store.put('service', service('a', 4101)), 1);
+  t.equal(await store.put('service', service('a', 4102)), 2);
+  t.equal(await store.put('service', service('b', 4103)), 1, 'versions are per document');
+  const a = await store.get('service', 'a');
+  t.same(a, { doc: service('a', 4102), version: 2 });
+  t.same(
+    (await store.list('service')).map((v) => [v.doc.name, v.doc.port, v.version]).sort(),
+    [
+      ['a', 4102, 2],
+      ['b', 4103, 1],
+    ],
+  );
+  t.same(await store.list('tenant'), [], 'an empty kind lists nothing');
+
+  const doc = service('copy', 4300);
+  await store.put('service', doc);
+  doc.port = 1;
+  t.equal((await store.get('service', 'copy'))?.doc.port, 4300, 'later edits to the caller object do not leak in');
+
+  t.equal(await store.delete('service', 'a'), true);
+  t.equal(await store.get('service', 'a'), null);
+  t.equal(await raw.hexists(`${prefix}doc:service`, 'a'), 0, 'document gone from Redis');
+  t.equal(await raw.hexists(`${prefix}ver:service`, 'a'), 0, 'its version gone from Redis');
+  t.equal(await store.delete('service', 'a'), false, 'nothing left to delete');
+  t.equal((await store.load()).version, 5, '4 puts + 1 delete; the no-op delete is not a change');
+  t.equal(await store.put('service', service('a', 4104)), 1, 'a re-created document starts again at 1');
+});
+
+t.test('a mismatched ifVersion throws ConflictError and changes nothing', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = rawClient(t);
+  const store = await opened(t, prefix);
+  const f = feed(store);
+  const before = await raw.hgetall(`${prefix}doc:tenant`);
+
+  const err = await rejectionOf(store.put('tenant', { ...tenant(), name: 'Stale' }, { ifVersion: 7 }));
+  t.ok(err instanceof ConflictError, 'ConflictError');
+  const c = err as ConflictError;
+  t.equal(c.kind, 'tenant');
+  t.equal(c.id, 't1');
+  t.equal(c.expected, 7);
+  t.equal(c.actual, 1);
+
+  const zero = await rejectionOf(store.put('tenant', tenant(), { ifVersion: 0 }));
+  t.ok(zero instanceof ConflictError, 'ifVersion 0: must not exist');
+  t.equal((zero as ConflictError).actual, 1);
+
+  const missing = await rejectionOf(store.put('service', service('ghost'), { ifVersion: 1 }));
+  t.ok(missing instanceof ConflictError, 'ifVersion 1 on a missing document');
+  t.equal((missing as ConflictError).actual, 0);
+
+  const del = await rejectionOf(store.delete('service', 'example03', { ifVersion: 5 }));
+  t.ok(del instanceof ConflictError, 'delete honours ifVersion');
+  t.not(await store.get('service', 'example03'), null, 'still there after the conflict');
+
+  t.same(await raw.hgetall(`${prefix}doc:tenant`), before, 'stored tenants unchanged');
+  t.equal(await store.get('service', 'ghost'), null);
+  t.equal((await store.get('tenant', 't1'))?.doc.name, 'Client One');
+  t.equal((await store.load()).version, 3);
+
+  t.equal(await store.put('tenant', { ...tenant(), name: 'Fresh' }, { ifVersion: 1 }), 2, 'the right ifVersion passes');
+  t.equal(await store.put('service', service('brand-new'), { ifVersion: 0 }), 1, 'ifVersion 0 creates');
+  const again = await rejectionOf(store.put('service', service('brand-new', 4999), { ifVersion: 0 }));
+  t.ok(again instanceof ConflictError, 'ifVersion 0 creates only');
+  t.equal((await store.get('service', 'brand-new'))?.doc.port, 4023);
+  t.equal(await store.delete('service', 'example03', { ifVersion: 1 }), true);
+
+  await f.until((e) => e.kind === 'service' && e.op === 'delete', 'delete');
+  t.same(
+    changes(f.events),
+    [
+      [4, 'tenant', 't1', 'put'],
+      [5, 'service', 'brand-new', 'put'],
+      [6, 'service', 'example03', 'delete'],
+    ],
+    'the failed writes announced nothing',
+  );
+});
+
+t.test('put validates: an invalid document is rejected and nothing is written', async (t) => {
+  const prefix = uniquePrefix();
+  const store = await opened(t, prefix);
+  const f = feed(store);
+
+  const bad = tenant();
+  bad.applications[0]!.keys[0]!.key = 'short';
+  const err = await rejectionOf(store.put('tenant', bad));
+  t.ok(err instanceof ValidationError, 'ValidationError');
+  t.equal((err as ValidationError).field, 'applications[0].keys[0].key');
+
+  const badSvc = await rejectionOf(store.put('service', { ...service('other'), port: 0 }));
+  t.ok(badSvc instanceof ValidationError);
+  t.equal(await store.get('service', 'other'), null);
+
+  const badUser = await rejectionOf(store.put('user', user('u1', 'x')));
+  t.ok(badUser instanceof ValidationError, 'a too-short username is invalid');
+  t.equal(await store.findUserByUsername('x'), null, 'and not indexed');
+
+  t.equal((await store.load()).version, 3);
+  t.equal((await store.get('tenant', 't1'))?.doc.applications[0]?.keys[0]?.key, '0123456789abcdef0123456789abcdef');
+
+  await store.put('service', service('marker', 4400));
+  await f.until((e) => e.id === 'marker', 'marker');
+  t.same(changes(f.events), [[4, 'service', 'marker', 'put']], 'no event for the rejected writes');
+});
+
+t.test('usernames are unique (case-insensitive) and findUserByUsername follows renames and deletes', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = rawClient(t);
+  const store = await opened(t, prefix);
+
+  t.equal(await store.put('user', user('u1', 'Alice')), 1);
+  const found = await store.findUserByUsername('alice');
+  t.equal(found?.doc.id, 'u1', 'found case-insensitively');
+  t.equal(found?.version, 1);
+  t.equal((await store.findUserByUsername('ALICE'))?.doc.username, 'Alice', 'stored as written');
+  t.equal(await store.findUserByUsername('bob'), null);
+
+  const versionBefore = (await store.load()).version;
+  const dup = await rejectionOf(store.put('user', user('u2', 'aLiCe')));
+  t.ok(dup instanceof DuplicateError, 'a username taken by another user: DuplicateError');
+  t.equal((dup as DuplicateError).field, 'username');
+  t.equal(await store.get('user', 'u2'), null, 'the duplicate is not written');
+  t.same((await store.get('user', 'u1'))?.doc, user('u1', 'Alice'), 'the original is untouched');
+  t.equal((await store.findUserByUsername('alice'))?.doc.id, 'u1', 'the index still names the original');
+  t.equal((await store.load()).version, versionBefore, 'no version spent');
+
+  t.equal(await store.put('user', { ...user('u1', 'Alice'), firstName: 'Al' }), 2, 'the holder may rewrite itself');
+  t.equal(await store.put('user', user('u1', 'ALICE')), 3, 'and change the case of its own name');
+  t.equal((await store.findUserByUsername('alice'))?.version, 3);
+
+  t.equal(await store.put('user', user('u1', 'Bob')), 4, 'rename');
+  t.equal(await store.findUserByUsername('alice'), null, 'the old name is free');
+  t.equal((await store.findUserByUsername('bob'))?.doc.id, 'u1');
+  t.equal(await store.put('user', user('u2', 'alice')), 1, 'and can be taken by another user');
+  t.equal((await store.findUserByUsername('Alice'))?.doc.id, 'u2');
+
+  t.equal(await store.delete('user', 'u1'), true);
+  t.equal(await store.findUserByUsername('bob'), null, 'a deleted user is not found');
+  t.same(await raw.hgetall(`${prefix}idx:username`), { alice: 'u2' }, 'index holds exactly the live usernames');
+
+  const race = await Promise.allSettled([store.put('user', user('u3', 'carol')), store.put('user', user('u4', 'Carol'))]);
+  t.equal(race.filter((r) => r.status === 'fulfilled').length, 1, 'concurrent claims of one username: one wins');
+  const lost = race.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  t.ok(lost?.reason instanceof DuplicateError, 'the other gets DuplicateError');
+  const carol = await store.findUserByUsername('carol');
+  t.ok(carol !== null && ['u3', 'u4'].includes(carol.doc.id));
+  t.equal((await store.list('user')).length, 2, 'alice and one carol');
+});
+
+t.test('ext key hashes are unique across tenants and findTenantByKeyHash follows writes', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = rawClient(t);
+  const store = await opened(t, prefix);
+  const A = 'a'.repeat(64);
+  const B = 'b'.repeat(64);
+  const C = 'c'.repeat(64);
+
+  const found = await store.findTenantByKeyHash(A);
+  t.equal(found?.version, 1);
+  t.same(found?.doc, tenant());
+  t.equal(await store.findTenantByKeyHash(B), null, 'unknown hash: null');
+  t.equal(await store.findTenantByKeyHash('A'.repeat(64)), null, 'hashes are compared exactly');
+
+  t.equal(await store.put('tenant', tenant('t1', [A, B])), 2);
+  t.equal((await store.findTenantByKeyHash(B))?.doc.id, 't1', 'a key added by put is found at once');
+  t.equal((await store.findTenantByKeyHash(A))?.version, 2);
+
+  t.equal(await store.put('tenant', { ...tenant('t2', [C]), code: 'TNT2' }), 1);
+  t.equal((await store.findTenantByKeyHash(C))?.doc.id, 't2', 'each hash finds its own tenant');
+
+  const versionBefore = (await store.load()).version;
+  const dup = await rejectionOf(store.put('tenant', { ...tenant('t3', [A]), code: 'TNT3' }));
+  t.ok(dup instanceof DuplicateError, 'a hash held by another tenant: DuplicateError');
+  t.equal(await store.get('tenant', 't3'), null, 'not written');
+  const steal = await rejectionOf(store.put('tenant', { ...tenant('t2', [C, B]), code: 'TNT2' }));
+  t.ok(steal instanceof DuplicateError, 'an existing tenant cannot take a key either');
+  t.same((await store.get('tenant', 't2'))?.doc.applications[0]?.keys[0]?.extKeys.map((x) => x.keyHash), [C], 't2 untouched');
+  t.equal((await store.findTenantByKeyHash(A))?.doc.id, 't1', 'index unchanged');
+  t.equal((await store.findTenantByKeyHash(B))?.doc.id, 't1');
+  t.equal((await store.load()).version, versionBefore, 'no version spent');
+
+  t.equal(await store.put('tenant', tenant('t1', [A])), 3, 'remove key B from t1');
+  t.equal(await store.findTenantByKeyHash(B), null, 'a key removed by put is gone');
+  t.equal(await raw.hexists(`${prefix}idx:extkey`, B), 0, 'and its index entry with it');
+  t.equal(await store.put('tenant', { ...tenant('t2', [C, B]), code: 'TNT2' }), 2, 'the freed key can move to another tenant');
+  t.equal((await store.findTenantByKeyHash(B))?.doc.id, 't2');
+
+  t.equal(await store.delete('tenant', 't1'), true);
+  t.equal(await store.findTenantByKeyHash(A), null, 'a deleted tenant holds no key');
+  t.same(await raw.hgetall(`${prefix}idx:extkey`), { [B]: 't2', [C]: 't2' }, 'index holds exactly the live keys');
+  t.same((await store.list('tenant')).map((x) => x.doc.id), ['t2']);
+});
+
+t.test('load() returns the snapshot kinds, the hosts and the registry version', async (t) => {
+  const prefix = uniquePrefix();
+  const store = await opened(t, prefix);
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const sk: SigningKey = {
+    kid: 'k1',
+    alg: 'ES256',
+    publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
+    privateJwk: privateKey.export({ format: 'jwk' }) as Record<string, unknown>,
+    createdAt: 1_700_000_000_000,
+  };
+  const group: Group = { id: 't1:admins', code: 'admins', name: 'Admins', tenant: { id: 't1', code: 'TNT1' } };
+  const revocation: Revocation = { id: 'jti:abc', expiresAt: 1_900_000_000_000 };
+  const host: HostRegistration = { service: 'example03', version: '1', host: '127.0.0.1', port: 4023 };
+
+  await store.put('signingKey', sk);
+  await store.put('group', group);
+  await store.put('revocation', revocation);
+  await store.put('user', user('u1', 'alice'));
+  await store.registerHost(host);
+
+  const data = await store.load();
+  t.equal(data.version, 8, '3 seeds + 4 puts + 1 host');
+  t.same(data.products, [product()]);
+  t.same(data.services, [service()]);
+  t.same(data.groups, [group]);
+  t.same(data.signingKeys, [sk]);
+  t.same(data.revocations, [revocation]);
+  t.same(data.hosts, [host]);
+  t.notOk('users' in data || 'tenants' in data, 'users and tenants are cached, not snapshotted');
+});
+
+t.test('registerHost/unregisterHost: host events, load().hosts, no duplicates', async (t) => {
+  const prefix = uniquePrefix();
+  const store = await opened(t, prefix);
+  const f = feed(store);
+  const reg: HostRegistration = { service: 'example03', version: '1', host: '127.0.0.1', port: 4023 };
+
+  await store.registerHost(reg);
+  t.same((await store.load()).hosts, [reg]);
+  t.equal((await store.load()).version, 4);
+  await store.registerHost({ ...reg });
+  t.equal((await store.load()).hosts.length, 1, 're-registering the same host does not duplicate it');
+  const second = { ...reg, port: 4024, maintenancePort: 5024 };
+  await store.registerHost(second);
+  const byPort = (a: HostRegistration, b: HostRegistration) => a.port - b.port;
+  t.same([...(await store.load()).hosts].sort(byPort), [reg, second]);
+
+  await store.unregisterHost(reg);
+  t.same((await store.load()).hosts, [second]);
+  await store.unregisterHost(second);
+  t.same((await store.load()).hosts, []);
+
+  await f.until((e) => e.version === 8, 'last unregister');
+  t.same(changes(f.events), [
+    [4, 'host', 'example03', 'put'],
+    [5, 'host', 'example03', 'put'],
+    [6, 'host', 'example03', 'put'],
+    [7, 'host', 'example03', 'delete'],
+    [8, 'host', 'example03', 'delete'],
+  ]);
+});
+
+t.test('two stores on one Redis: a write through one is a change event in the other', async (t) => {
+  const prefix = uniquePrefix();
+  const a = await opened(t, prefix);
+  const b = await opened(t, prefix);
+  const fa = feed(a);
+  const fb = feed(b);
+
+  t.equal(await a.put('service', service('s1', 4500)), 1);
+  await a.put('tenant', { ...tenant(), name: 'Via A' });
+  t.equal(await a.delete('service', 's1'), true);
+  await b.put('service', service('s2', 4501));
+
+  await fb.until((e) => e.id === 's2', 'b: own write');
+  await fa.until((e) => e.id === 's2', 'a: write from b');
+  const expected = [
+    [4, 'service', 's1', 'put'],
+    [5, 'tenant', 't1', 'put'],
+    [6, 'service', 's1', 'delete'],
+    [7, 'service', 's2', 'put'],
+  ];
+  t.same(changes(fb.events), expected, 'b saw every write, in order, with increasing versions');
+  t.same(changes(fa.events), expected, 'and so did a');
+  t.equal((await b.load()).version, 7, 'last event version = registry version');
+  t.equal((await b.get('tenant', 't1'))?.doc.name, 'Via A', 'b reads what a wrote');
+
+  const other = await opened(t, uniquePrefix());
+  const fo = feed(other);
+  await other.put('service', service('elsewhere', 4502));
+  await fo.until((e) => e.id === 'elsewhere', 'other prefix');
+  await a.put('service', service('s3', 4503));
+  await fb.until((e) => e.id === 's3', 's3');
+  t.notOk(
+    fb.events.some((e) => e.id === 'elsewhere'),
+    'a store with another prefix does not leak into this feed',
+  );
+});
+
+t.test('concurrent writes to one document', async (t) => {
+  const prefix = uniquePrefix();
+  const store = await opened(t, prefix, { seed: [] });
+
+  const ports = Array.from({ length: 20 }, (_, i) => 5000 + i);
+  const results = await Promise.allSettled(ports.map((port) => store.put('service', service('busy', port))));
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  t.same(
+    failed.map((r) => String(r.reason)),
+    [],
+    '20 concurrent puts without ifVersion all succeed',
+  );
+  const versions = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  t.same(
+    [...versions].sort((x, y) => x - y),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+    'each got its own version',
+  );
+  const got = await store.get('service', 'busy');
+  t.equal(got?.version, 20, 'final document version is 20');
+  t.ok(got && ports.includes(got.doc.port), 'the document is one of the written ones');
+  t.equal((await store.load()).version, 20);
+
+  const creates = await Promise.allSettled(ports.map((port) => store.put('service', service('once', port), { ifVersion: 0 })));
+  const won = creates.filter((r) => r.status === 'fulfilled');
+  const lost = creates.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  t.equal(won.length, 1, 'exactly one create-if-absent succeeds');
+  t.equal(lost.length, 19);
+  t.ok(
+    lost.every((r) => r.reason instanceof ConflictError),
+    'the others get ConflictError',
+  );
+  t.equal((await store.get('service', 'once'))?.version, 1);
+});
+
+t.test('a change whose message was missed is caught by the version poll', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = rawClient(t);
+  const store = await opened(t, prefix, { pollMs: 100 });
+  const f = feed(store);
+
+  const v = await raw.incr(`${prefix}version`); // no PUBLISH: as if the message were lost
+  t.equal(v, 4);
+  const e = await f.until((x) => x.kind === '*', 'resync', 1500);
+  t.equal(e.version, 4, 'the resync carries the registry version');
+  t.same(changes(f.events), [], 'nothing else was announced');
+
+  // Once caught up, the poll stays quiet.
+  await store.put('service', service('after', 4600));
+  await f.until((x) => x.id === 'after', 'after');
+  const resyncs = f.events.filter((x) => x.kind === '*').length;
+  await new Promise((r) => setTimeout(r, 400));
+  t.equal(f.events.filter((x) => x.kind === '*').length, resyncs, 'no further resync without a gap');
+});
+
+t.test('a subscriber that reconnects resyncs when the version moved meanwhile', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = rawClient(t);
+  const writer = await opened(t, prefix, { seed: [] });
+  // The poll is far away: a resync seen here comes from the subscriber's reconnect.
+  const b = await opened(t, prefix, { seed: [], pollMs: 60_000 });
+  const fb = feed(b);
+  const subscribers = async () => Number(((await raw.pubsub('NUMSUB', `${prefix}changes`)) as [string, number])[1]);
+  t.equal(await subscribers(), 2);
+
+  // A subscriber dropped while the version does not move: nothing was missed, no resync needed.
+  await raw.client('KILL', 'TYPE', 'pubsub');
+  await eventually(async () => {
+    if ((await subscribers()) < 2) throw new Error('not yet resubscribed');
+  }, 'resubscribe');
+  await writer.put('service', service('s1', 4800));
+  await fb.until((e) => e.id === 's1', 'write after the resubscribe');
+  t.same(
+    fb.events.map((e) => e.kind),
+    ['service'],
+    'no resync when nothing moved; the change feed works again',
+  );
+
+  // Dropped, and a change happens that no message announces: the reconnect must resync.
+  const mark = fb.events.length;
+  await raw.client('KILL', 'TYPE', 'pubsub');
+  const v = await raw.incr(`${prefix}version`);
+  const e = await fb.until((x) => x.kind === '*', 'resync after the resubscribe', 5000, mark);
+  t.equal(e.version, v, 'the resync carries the registry version');
+});
+
+t.test('Redis down: calls fail fast with StoreUnavailableError; after a restart it heals', async (t) => {
+  const prefix = uniquePrefix();
+  const raw = rawClient(t);
+  const a = await opened(t, prefix, { pollMs: 100, commandTimeoutMs: 1000 });
+  const b = await opened(t, prefix, { pollMs: 500, commandTimeoutMs: 1000 });
+  const fb = feed(b);
+  await a.put('service', service('before', 4700));
+  await fb.until((e) => e.id === 'before', 'before the outage');
+  const unhandledBefore = unhandled.length;
+
+  await redis.kill();
+
+  const calls: [string, () => Promise<unknown>][] = [
+    ['get', () => a.get('tenant', 't1')],
+    ['put', () => a.put('service', service('during', 4701))],
+    ['list', () => a.list('service')],
+    ['delete', () => a.delete('service', 'before')],
+    ['load', () => a.load()],
+    ['findTenantByKeyHash', () => a.findTenantByKeyHash('a'.repeat(64))],
+    ['findUserByUsername', () => a.findUserByUsername('alice')],
+    ['registerHost', () => a.registerHost({ service: 'example03', version: '1', host: '127.0.0.1', port: 4023 })],
+  ];
+  for (const [name, call] of calls) {
+    const err = await rejectionOf(call(), 3000);
+    t.ok(err instanceof StoreUnavailableError, `${name} rejects with StoreUnavailableError (got ${err.name}: ${err.message})`);
+  }
+  const all = await Promise.allSettled(calls.map(([, call]) => call()));
+  t.ok(
+    all.every((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailableError),
+    'concurrent calls during the outage all reject with StoreUnavailableError',
+  );
+  // Let anything left dangling surface before counting unhandled rejections.
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(unhandled.slice(unhandledBefore).map(String), [], 'no unhandled rejection');
+
+  const mark = fb.events.length;
+  await redis.restart();
+
+  // Redis came back empty (no persistence): the registry version went backwards, so b must drop
+  // every cache (from its resubscribe check or, if its command connection was not back yet, its poll).
+  const resync = await fb.until((e) => e.kind === '*', "b's resync after the restart", 8000, mark);
+  t.equal(resync.version, 0, 'the resync carries the (reset) registry version');
+
+  // The same store objects, not reopened: commands work again (Redis came back empty: no persistence).
+  const v = await eventually(() => a.put('service', service('after', 4702)), 'a write through a after the restart');
+  t.equal(v, 1, 'the restarted Redis is empty, so the document starts at version 1');
+  t.same((await eventually(() => b.get('service', 'after'), 'b read'))?.doc.port, 4702, 'b reads it');
+
+  // Both subscribers are back on the channel (a's and b's): a write from a reaches b as an event.
+  await eventually(async () => {
+    const res = (await raw.pubsub('NUMSUB', `${prefix}changes`)) as [string, number];
+    if (Number(res[1]) < 2) throw new Error(`NUMSUB ${String(res[1])}`);
+  }, 'both subscribers back');
+  const from = fb.events.length;
+  await a.put('service', service('again', 4703));
+  const e = await fb.until((x) => x.id === 'again', 'write from a after the restart', 3000, from);
+  t.equal(e.kind, 'service');
+  t.equal(e.op, 'put');
+  t.equal(e.version, (await a.load()).version, 'the event carries the registry version');
+  t.same(unhandled.slice(unhandledBefore).map(String), [], 'still no unhandled rejection');
+});
