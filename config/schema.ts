@@ -52,6 +52,7 @@ export interface Config {
     example03: { port: number };
     oauth: { port: number };
     urac: { port: number };
+    registry: { port: number };
   };
 }
 
@@ -135,7 +136,7 @@ export const configSchema: JSONSchemaType<Config> = {
     services: {
       type: 'object',
       additionalProperties: false,
-      required: ['example03', 'oauth', 'urac'],
+      required: ['example03', 'oauth', 'urac', 'registry'],
       default: filledByDefaults,
       properties: {
         example03: {
@@ -158,6 +159,13 @@ export const configSchema: JSONSchemaType<Config> = {
           required: ['port'],
           default: filledByDefaults,
           properties: { port: { ...port, default: 4001 } },
+        },
+        registry: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['port'],
+          default: filledByDefaults,
+          properties: { port: { ...port, default: 4005 } },
         },
       },
     },
@@ -186,6 +194,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_EXAMPLE03_PORT: 'services.example03.port',
   TESSERA_OAUTH_PORT: 'services.oauth.port',
   TESSERA_URAC_PORT: 'services.urac.port',
+  TESSERA_REGISTRY_PORT: 'services.registry.port',
   TESSERA_ACCESS_TOKEN_SECONDS: 'oauth.accessTokenSeconds',
   TESSERA_REFRESH_TOKEN_SECONDS: 'oauth.refreshTokenSeconds',
   TESSERA_SIGNING_KEY_FILE: 'oauth.signingKeyFile',

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import bcrypt from 'bcryptjs';
 
 /** scrypt with OWASP's minimum cost (N=2^15, r=8, p=1): ~40 ms here, off the gateway's path. */
 const N = 32768;
@@ -29,8 +30,14 @@ export function hashPasswordSync(password: string): string {
   return encode(salt, scryptSync(password.normalize('NFKC'), salt, KEYLEN, { N, r: R, p: P, maxmem: 128 * N * R * 2 }));
 }
 
-/** Constant-time check; false for any malformed hash. */
+/** True for hashes imported from SOAJS (bcrypt): verify them, then store a scrypt hash instead. */
+export function needsRehash(stored: string): boolean {
+  return !stored.startsWith('scrypt$');
+}
+
+/** Constant-time check; false for any malformed hash. Accepts SOAJS's bcrypt hashes too. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  if (/^\$2[abxy]\$\d\d\$/.test(stored)) return bcrypt.compare(password, stored);
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, n, r, p, saltB64, keyB64] = parts as [string, string, string, string, string, string];

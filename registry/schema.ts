@@ -279,7 +279,7 @@ export const userSchema: SchemaObject = {
   properties: {
     id,
     username: { type: 'string', pattern: '^[A-Za-z0-9_.@+-]{3,64}$' },
-    passwordHash: { type: 'string', pattern: '^scrypt\\$' },
+    passwordHash: { type: 'string', pattern: '^(scrypt\\$|\\$2[abxy]\\$)' },
     firstName: { type: 'string', maxLength: 100 },
     lastName: { type: 'string', maxLength: 100 },
     email: { type: 'string', maxLength: 254, pattern: '^$|^[^@\\s]+@[^@\\s]+$' },
@@ -381,6 +381,44 @@ export const revocationSchema: SchemaObject = {
   },
 };
 
+export const auditSchema: SchemaObject = {
+  $id: 'tessera/audit',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'ts', 'actor', 'action', 'resource', 'resourceId', 'before', 'after'],
+  properties: {
+    id: { type: 'string', pattern: '^[0-9]{13}-[0-9a-f]{8,32}$' },
+    ts: { type: 'integer', minimum: 0 },
+    actor: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['userId', 'username', 'tenantId', 'tenantCode'],
+      properties: { userId: { type: 'string' }, username: { type: 'string' }, tenantId: { type: 'string' }, tenantCode: { type: 'string' } },
+    },
+    action: { type: 'string', minLength: 1, maxLength: 64 },
+    resource: { type: 'string', minLength: 1, maxLength: 64 },
+    resourceId: { type: 'string', maxLength: 256 },
+    before: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 0 }] },
+    after: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 0 }] },
+    details: { type: 'object' },
+  },
+};
+
+export const legacyTokenSchema: SchemaObject = {
+  $id: 'tessera/legacyToken',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'type', 'userId', 'tenantId', 'env', 'expiresAt'],
+  properties: {
+    id: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the SOAJS token' },
+    type: { enum: ['access', 'refresh'] },
+    userId: id,
+    tenantId: id,
+    env: { type: 'string', minLength: 1 },
+    expiresAt: { type: 'integer', minimum: 0 },
+  },
+};
+
 export class ValidationError extends Error {
   override name = 'ValidationError';
   constructor(
@@ -404,6 +442,8 @@ const validators: { [K in DocKind]: ValidateFunction<DocByKind[K]> } = {
   signingKey: ajv.compile<DocByKind['signingKey']>(signingKeySchema),
   refreshToken: ajv.compile<DocByKind['refreshToken']>(refreshTokenSchema),
   revocation: ajv.compile<DocByKind['revocation']>(revocationSchema),
+  audit: ajv.compile<DocByKind['audit']>(auditSchema),
+  legacyToken: ajv.compile<DocByKind['legacyToken']>(legacyTokenSchema),
 };
 
 /** Dotted field path from an ajv error: `/applications/0/keys` -> `applications[0].keys`. */

@@ -164,7 +164,7 @@ export interface UserConfig {
 export interface User {
   id: string;
   username: string;
-  /** `scrypt$N$r$p$<salt b64>$<hash b64>` (registry/password.ts). */
+  /** `scrypt$N$r$p$<salt b64>$<hash b64>` (registry/password.ts); `$2a$…` bcrypt when imported from SOAJS (re-hashed at the next login). */
   passwordHash: string;
   firstName: string;
   lastName: string;
@@ -220,7 +220,45 @@ export interface Revocation {
   expiresAt: number;
 }
 
-export type DocKind = 'product' | 'tenant' | 'service' | 'user' | 'group' | 'signingKey' | 'refreshToken' | 'revocation';
+/** One change made through an API: who, when, what, and the versions before and after. Never secrets. */
+export interface AuditEntry {
+  /** Time-sortable: `<ms epoch, 13 digits>-<random hex>`. */
+  id: string;
+  ts: number;
+  actor: { userId: string; username: string; tenantId: string; tenantCode: string };
+  action: string;
+  resource: string;
+  resourceId: string;
+  /** Document versions; null where the document did not exist. */
+  before: number | null;
+  after: number | null;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * A token issued by SOAJS before the move (40 hex, opaque), kept by its SHA-256 so SOAJS clients
+ * stay logged in until it expires.
+ */
+export interface LegacyToken {
+  id: string;
+  type: 'access' | 'refresh';
+  userId: string;
+  tenantId: string;
+  env: string;
+  expiresAt: number;
+}
+
+export type DocKind =
+  | 'product'
+  | 'tenant'
+  | 'service'
+  | 'user'
+  | 'group'
+  | 'signingKey'
+  | 'refreshToken'
+  | 'revocation'
+  | 'audit'
+  | 'legacyToken';
 
 export interface DocByKind {
   product: Product;
@@ -231,9 +269,22 @@ export interface DocByKind {
   signingKey: SigningKey;
   refreshToken: RefreshToken;
   revocation: Revocation;
+  audit: AuditEntry;
+  legacyToken: LegacyToken;
 }
 
-export const DOC_KINDS: readonly DocKind[] = ['product', 'tenant', 'service', 'user', 'group', 'signingKey', 'refreshToken', 'revocation'];
+export const DOC_KINDS: readonly DocKind[] = [
+  'product',
+  'tenant',
+  'service',
+  'user',
+  'group',
+  'signingKey',
+  'refreshToken',
+  'revocation',
+  'audit',
+  'legacyToken',
+];
 
 /** A host a running service registered for itself (not persisted: it re-registers on start). */
 export interface HostRegistration {
