@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { TokenAuthenticator } from '../gateway/auth.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
-import { KeyCache, UserCache } from '../registry/cache.js';
+import { DocCache, KeyCache, UserCache } from '../registry/cache.js';
 import { openStore } from '../registry/store/open.js';
 import type { Store } from '../registry/store/types.js';
 import { RegistrySync } from '../registry/sync.js';
@@ -70,6 +70,7 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
   let sync: RegistrySync | null = null;
   let gateway: Gateway | null = null;
   let users: UserCache | null = null;
+  let legacyTokens: DocCache<'legacyToken'> | null = null;
   let keys: KeyCache | null = null;
   let ports = { gateway: 0, maintenance: 0 };
   if (withGateway) {
@@ -79,10 +80,11 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
     }).start();
     users = new UserCache(store, config.cache.users);
     keys = new KeyCache(store, config.env, config.cache.keys);
+    legacyTokens = new DocCache(store, 'legacyToken', config.cache.tokens);
     gateway = createGateway(config, {
       holder: sync,
       keys,
-      authenticator: new TokenAuthenticator({ users, maxTokens: config.cache.tokens }),
+      authenticator: new TokenAuthenticator({ users, legacyTokens, maxTokens: config.cache.tokens }),
       onError: (err) => log('error', 'request failed inside the gateway', errorFields(err)),
     });
     const bound = await gateway.listen();
@@ -102,6 +104,7 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
         await s.running.close();
       }
       users?.close();
+      legacyTokens?.close();
       keys?.close();
       sync?.stop();
       await store.close();

@@ -1,5 +1,6 @@
 import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { LruCache, type CachedUser, type UserCache } from '../registry/cache.js';
+import { createHash } from 'node:crypto';
+import { LruCache, type CachedUser, type DocCache, type UserCache } from '../registry/cache.js';
 import type { Snapshot } from '../registry/snapshot.js';
 import { groupsIn, userAclFor } from '../registry/user-acl.js';
 import type { RequestContext } from './context.js';
@@ -23,9 +24,12 @@ export interface TokenClaims {
 
 export const TOKEN_ISSUER = 'tessera';
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const SOAJS_TOKEN = /^[0-9a-f]{40}$/;
 
 export interface AuthenticatorOptions {
   users: UserCache;
+  /** Tokens imported from SOAJS (40 hex, opaque), accepted until they expire. */
+  legacyTokens?: DocCache<'legacyToken'>;
   /** Verified tokens kept (each ~200 bytes). */
   maxTokens?: number;
   now?: () => number;
@@ -38,6 +42,7 @@ export interface AuthenticatorOptions {
  */
 export class TokenAuthenticator implements Authenticator {
   readonly #users: UserCache;
+  readonly #legacy: DocCache<'legacyToken'> | null;
   readonly #verified: LruCache<string, TokenClaims>;
   readonly #rejected: LruCache<string, Denial>;
   /** `${userId}:${userVersion}|${iKey}|${snapshotVersion}` → resolved user; versions make invalidation free. */
@@ -46,6 +51,7 @@ export class TokenAuthenticator implements Authenticator {
 
   constructor(opts: AuthenticatorOptions) {
     this.#users = opts.users;
+    this.#legacy = opts.legacyTokens ?? null;
     this.#verified = new LruCache(opts.maxTokens ?? 100_000);
     this.#rejected = new LruCache(10_000);
     this.#resolved = new LruCache(opts.maxTokens ?? 100_000);
@@ -57,8 +63,36 @@ export class TokenAuthenticator implements Authenticator {
     if (claims !== undefined) return this.#resolve(claims, ctx);
     const rejected = this.#rejected.get(token);
     if (rejected !== undefined) return rejected;
+    if (this.#legacy !== null && SOAJS_TOKEN.test(token)) return this.#legacyToken(token, ctx);
     if (token.length > 4096 || !JWT_SHAPE.test(token)) return ERRORS.TOKEN_INVALID;
     return this.#verify(token, ctx.snapshot).then((r) => ('body' in r ? r : this.#resolve(r, ctx)));
+  }
+
+  /** Not kept in the verified-token cache: the legacy document's cache is evicted by a logout. */
+  #legacyToken(token: string, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial> {
+    const id = createHash('sha256').update(token).digest('hex');
+    const toClaims = (v: Awaited<ReturnType<DocCache<'legacyToken'>['lookup']>>): TokenClaims | Denial => {
+      if (v === null || v.doc.type !== 'access') return ERRORS.TOKEN_INVALID;
+      const d = v.doc;
+      return { sub: d.userId, tid: d.tenantId, env: d.env.toLowerCase(), jti: `legacy-${id.slice(0, 32)}`, ims: 0, expMs: d.expiresAt };
+    };
+    let found: ReturnType<DocCache<'legacyToken'>['lookup']>;
+    try {
+      found = this.#legacy!.lookup(id);
+    } catch {
+      return ERRORS.REGISTRY_UNAVAILABLE;
+    }
+    if (found instanceof Promise) {
+      return found.then(
+        (v) => {
+          const c = toClaims(v);
+          return 'body' in c ? c : this.#resolve(c, ctx);
+        },
+        () => ERRORS.REGISTRY_UNAVAILABLE,
+      );
+    }
+    const c = toClaims(found);
+    return 'body' in c ? c : this.#resolve(c, ctx);
   }
 
   async #verify(token: string, snapshot: Snapshot): Promise<TokenClaims | Denial> {

@@ -1,6 +1,6 @@
 import { keyEntriesOf, type KeyEntry } from './key-entries.js';
 import type { ChangeEvent, Store, Versioned } from './store/types.js';
-import type { User } from './types.js';
+import type { DocByKind, DocKind, User } from './types.js';
 
 /** A bounded map that forgets the least recently used entry first (Map keeps insertion order). */
 export class LruCache<K, V> {
@@ -49,36 +49,37 @@ export class LruCache<K, V> {
 export type CachedUser = Versioned<User> | null;
 
 /**
- * Users read through a bounded LRU filled from the store on first use (one round trip, shared by
- * concurrent misses), with negative entries, evicted by the store's change events: a changed or
- * deleted user is re-read on its next request, on every gateway that hears the event.
+ * Documents of one kind read through a bounded LRU filled from the store on first use (one round
+ * trip, shared by concurrent misses), with negative entries, evicted by the store's change events:
+ * a changed or deleted document is re-read on its next use, on every gateway that hears the event.
  */
-export class UserCache {
-  readonly #lru: LruCache<string, CachedUser>;
-  readonly #pending = new Map<string, Promise<CachedUser>>();
+export class DocCache<K extends DocKind> {
+  readonly #lru: LruCache<string, Versioned<DocByKind[K]> | null>;
+  readonly #pending = new Map<string, Promise<Versioned<DocByKind[K]> | null>>();
   /** Bumped by every eviction: a read that started before one may be stale and is not cached. */
   #epoch = 0;
   readonly #unsubscribe: () => void;
 
   constructor(
     readonly store: Store,
+    readonly kind: K,
     max = 100_000,
   ) {
     this.#lru = new LruCache(max);
     this.#unsubscribe = store.onChange((e) => {
-      if (e.kind === 'user') this.evict(e.id);
+      if (e.kind === kind) this.evict(e.id);
       else if (e.kind === '*') this.clear();
     });
   }
 
-  /** The user from memory, or a promise of it from the store. Rejects when the store fails. */
-  lookup(id: string): CachedUser | Promise<CachedUser> {
+  /** The document from memory, or a promise of it from the store. Rejects when the store fails. */
+  lookup(id: string): Versioned<DocByKind[K]> | null | Promise<Versioned<DocByKind[K]> | null> {
     const hit = this.#lru.get(id);
     if (hit !== undefined) return hit;
     let p = this.#pending.get(id);
     if (p === undefined) {
       const epoch = this.#epoch;
-      p = this.store.get('user', id).then(
+      p = this.store.get(this.kind, id).then(
         (v) => {
           this.#pending.delete(id);
           if (epoch === this.#epoch) this.#lru.set(id, v);
@@ -114,6 +115,13 @@ export class UserCache {
   close(): void {
     this.#unsubscribe();
     this.#lru.clear();
+  }
+}
+
+/** Users by id. */
+export class UserCache extends DocCache<'user'> {
+  constructor(store: Store, max = 100_000) {
+    super(store, 'user', max);
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, decodeJwt, SignJWT } from 'jose';
-import { verifyPassword, UNUSABLE_HASH } from '../../registry/password.js';
+import { hashPassword, needsRehash, verifyPassword, UNUSABLE_HASH } from '../../registry/password.js';
 import { ConflictError, type Store } from '../../registry/store/types.js';
 import type { User } from '../../registry/types.js';
 import { groupsIn } from '../../registry/user-acl.js';
@@ -26,6 +26,8 @@ const ISSUER = 'tessera';
 const CREDENTIALS = 'Unable to log in. Credential error or mismatch';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+/** SOAJS's opaque tokens (40 hex), imported as legacy tokens and honoured until they expire. */
+const SOAJS_TOKEN = /^[0-9a-f]{40}$/;
 
 function tenantOf(req: ServiceRequest): SoajsContext['tenant'] {
   // extKeyRequired: the kit has already refused calls without the gateway's context.
@@ -108,6 +110,10 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     if (!valid || user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) {
       throw new ServiceError(401, 401, CREDENTIALS);
     }
+    if (needsRehash(user.passwordHash)) {
+      // Imported from SOAJS (bcrypt): now that the password is known, keep a scrypt hash instead.
+      await store.put('user', { ...user, passwordHash: await hashPassword(password) }, { ifVersion: found!.version }).catch(() => undefined);
+    }
     return issue(user, tenant);
   }
 
@@ -115,12 +121,30 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     const tenant = tenantOf(req);
     const token = str(req.body, 'refresh_token');
     if (token === null) throw new ServiceError(400, 400, 'Missing parameters. "refresh_token" is required');
-    const stored = await store.get('refreshToken', sha256(token));
     const invalid = () => new ServiceError(400, 400, 'Invalid refresh token');
+    if (SOAJS_TOKEN.test(token)) return legacyRefresh(token, tenant, invalid);
+    const stored = await store.get('refreshToken', sha256(token));
     if (stored === null || stored.doc.expiresAt <= Date.now() || stored.doc.tenantId !== tenant.id) throw invalid();
     try {
       // Single use: of two concurrent refreshes with one token, one deletes it and the other conflicts.
       if (!(await store.delete('refreshToken', stored.doc.id, { ifVersion: stored.version }))) throw invalid();
+    } catch (err) {
+      if (err instanceof ConflictError) throw invalid();
+      throw err;
+    }
+    const user = (await store.get('user', stored.doc.userId))?.doc;
+    if (user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) throw invalid();
+    return issue(user, tenant);
+  }
+
+  /** A refresh token issued by SOAJS before the move: single use like ours, then a Tessera pair. */
+  async function legacyRefresh(token: string, tenant: SoajsContext['tenant'], invalid: () => ServiceError) {
+    const stored = await store.get('legacyToken', sha256(token));
+    if (stored === null || stored.doc.type !== 'refresh' || stored.doc.expiresAt <= Date.now() || stored.doc.tenantId !== tenant.id) {
+      throw invalid();
+    }
+    try {
+      if (!(await store.delete('legacyToken', stored.doc.id, { ifVersion: stored.version }))) throw invalid();
     } catch (err) {
       if (err instanceof ConflictError) throw invalid();
       throw err;
@@ -144,9 +168,9 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
 
   async function sweep(): Promise<void> {
     const now = Date.now();
-    for (const kind of ['refreshToken', 'revocation'] as const) {
+    for (const kind of ['refreshToken', 'revocation', 'legacyToken'] as const) {
       for (const v of await store.list(kind)) {
-        if (v.doc.expiresAt <= now) await store.delete(kind, kind === 'refreshToken' ? v.doc.id : v.doc.id, { ifVersion: v.version }).catch(() => undefined);
+        if (v.doc.expiresAt <= now) await store.delete(kind, v.doc.id, { ifVersion: v.version }).catch(() => undefined);
       }
     }
   }
@@ -185,7 +209,9 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
         method: 'DELETE',
         path: '/accessToken/:token',
         async handler(req) {
-          const claims = await ourToken(req.params['token'] ?? '');
+          const token = req.params['token'] ?? '';
+          if (SOAJS_TOKEN.test(token)) return ok((await store.delete('legacyToken', sha256(token))) ? 1 : 0);
+          const claims = await ourToken(token);
           if (claims === null) return ok(0);
           await store.put('revocation', { id: `jti:${claims.jti}`, expiresAt: claims.exp * 1000 });
           return ok(1);
@@ -195,7 +221,8 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
         method: 'DELETE',
         path: '/refreshToken/:token',
         async handler(req) {
-          return ok((await store.delete('refreshToken', sha256(req.params['token'] ?? ''))) ? 1 : 0);
+          const token = req.params['token'] ?? '';
+          return ok((await store.delete(SOAJS_TOKEN.test(token) ? 'legacyToken' : 'refreshToken', sha256(token))) ? 1 : 0);
         },
       },
       {
@@ -212,8 +239,10 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
           const now = Date.now();
           await store.put('revocation', { id: `user:${userId}`, before: now, expiresAt: now + opts.accessTokenSeconds * 1000 });
           let count = 0;
-          for (const v of await store.list('refreshToken')) {
-            if (v.doc.userId === userId && (await store.delete('refreshToken', v.doc.id).catch(() => false))) count++;
+          for (const kind of ['refreshToken', 'legacyToken'] as const) {
+            for (const v of await store.list(kind)) {
+              if (v.doc.userId === userId && (await store.delete(kind, v.doc.id).catch(() => false))) count++;
+            }
           }
           return ok(count);
         },

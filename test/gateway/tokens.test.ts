@@ -232,6 +232,51 @@ t.test('tokens and users at the gateway', async (t) => {
     t.equal((await get('/svc/private', alice)).status, 200);
   });
 
+  t.test('SOAJS tokens imported as legacy tokens work until logout or expiry; bcrypt passwords re-hash at login', async (t) => {
+    const { createHash } = await import('node:crypto');
+    const bcrypt = (await import('bcryptjs')).default;
+    const sha = (x: string) => createHash('sha256').update(x).digest('hex');
+    const access = 'cfb209a91b23896820f510aadbf1f4284b512123';
+    const refresh = 'a'.repeat(40);
+    const expired = 'b'.repeat(40);
+    const uid = 'u00000000000000000000009';
+    await gw.store.put('user', user(uid, 'soajsuser', ['admin'], { passwordHash: await bcrypt.hash('old-soajs-pw', 4) }));
+    const soon = Date.now() + 3_600_000;
+    await gw.store.put('legacyToken', { id: sha(access), type: 'access', userId: uid, tenantId: TID, env: 'DEV', expiresAt: soon });
+    await gw.store.put('legacyToken', { id: sha(refresh), type: 'refresh', userId: uid, tenantId: TID, env: 'dev', expiresAt: soon });
+    await gw.store.put('legacyToken', { id: sha(expired), type: 'access', userId: uid, tenantId: TID, env: 'dev', expiresAt: Date.now() - 1000 });
+
+    const ok = await request(gw.url, `/svc/admins?access_token=${access}`, { headers: { key: KEY } });
+    t.equal(ok.status, 200, 'the SOAJS access token is accepted');
+    t.same((await request(gw.url, `/svc/private?access_token=${expired}`, { headers: { key: KEY } })).body, soajsError(401, 'The access token provided has expired.'));
+    t.same((await request(gw.url, `/svc/private?access_token=${'c'.repeat(40)}`, { headers: { key: KEY } })).body, soajsError(401, 'The access token provided is invalid.'));
+    t.same((await request(gw.url, `/svc/private?access_token=${access}`, { headers: { key: OTHER_KEY } })).body, soajsError(146, 'Unauthorized to access.'), 'bound to its tenant');
+
+    const swapped = await request(gw.url, '/oauth/token', {
+      method: 'POST',
+      headers: { key: KEY, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=refresh_token&refresh_token=${refresh}`,
+    });
+    t.equal(swapped.status, 200, 'a SOAJS refresh token buys a Tessera pair');
+    t.equal((await get('/svc/private', (swapped.body as TokenPair).access_token)).status, 200);
+    const again = await request(gw.url, '/oauth/token', {
+      method: 'POST',
+      headers: { key: KEY, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=refresh_token&refresh_token=${refresh}`,
+    });
+    t.equal(again.status, 400, 'single use');
+
+    const out = await request(gw.url, `/oauth/accessToken/${access}`, { method: 'DELETE', headers: { key: KEY } });
+    t.same(out.body, { result: true, data: 1 });
+    t.equal((await request(gw.url, `/svc/private?access_token=${access}`, { headers: { key: KEY } })).status, 401, 'logged out at once');
+
+    const login1 = await login(gw.url, KEY, 'soajsuser', 'old-soajs-pw');
+    t.equal(login1.status, 200, 'the bcrypt password from SOAJS logs in');
+    const stored = await gw.store.get('user', uid);
+    t.match(stored!.doc.passwordHash, /^scrypt\$/, 're-hashed to scrypt');
+    t.equal((await login(gw.url, KEY, 'soajsuser', 'old-soajs-pw')).status, 200, 'and still logs in');
+  });
+
   t.test('expired tokens', async (t) => {
     const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 1, refreshTokenSeconds: 600 });
     t.teardown(() => short.close());

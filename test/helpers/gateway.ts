@@ -10,7 +10,7 @@ import { RegistrySync } from '../../registry/sync.js';
 import type { Product, Service, Tenant } from '../../registry/types.js';
 import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/server.js';
 import { TokenAuthenticator } from '../../gateway/auth.js';
-import { KeyCache, UserCache } from '../../registry/cache.js';
+import { DocCache, KeyCache, UserCache } from '../../registry/cache.js';
 import type { Group, User } from '../../registry/types.js';
 
 export interface TestGateway {
@@ -64,11 +64,12 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   await store.open();
   const sync = await new RegistrySync(store, { env: config.env }).start();
   const users = opts.auth ? new UserCache(store, 1000) : null;
+  const legacyTokens = opts.auth ? new DocCache(store, 'legacyToken', 1000) : null;
   const keys = new KeyCache(store, config.env, 1000);
   const gateway = createGateway(config, {
     holder: sync,
     keys,
-    ...(users ? { authenticator: new TokenAuthenticator({ users }) } : {}),
+    ...(users && legacyTokens ? { authenticator: new TokenAuthenticator({ users, legacyTokens }) } : {}),
     ...opts.deps,
   });
   const { port, maintenancePort } = await gateway.listen();
@@ -84,6 +85,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     async close() {
       await gateway.close();
       users?.close();
+      legacyTokens?.close();
       keys.close();
       sync.stop();
       await store.close();
