@@ -10,6 +10,11 @@ import type { GatewayUser } from './user.js';
 
 /** What the oauth service signs into an access token, and all the gateway keeps of one. */
 export interface TokenClaims {
+  /**
+   * The last resolution of this token (a token is normally used with one key): reused while the
+   * user document, the key entry and the snapshot are the very same objects.
+   */
+  last?: { entry: CachedUser; key: unknown; snapshot: unknown; user: GatewayUser };
   /** User id. */
   readonly sub: string;
   /** Tenant id of the key used at login: the token is bound to it. */
@@ -115,7 +120,7 @@ export class TokenAuthenticator implements Authenticator {
         this.#rejected.set(token, ERRORS.TOKEN_INVALID);
         return ERRORS.TOKEN_INVALID;
       }
-      const claims: TokenClaims = Object.freeze({ sub, tid, env, jti, ims, expMs: exp * 1000 });
+      const claims: TokenClaims = { sub, tid, env, jti, ims, expMs: exp * 1000 };
       this.#verified.set(token, claims);
       return claims;
     } catch (err) {
@@ -149,6 +154,14 @@ export class TokenAuthenticator implements Authenticator {
   }
 
   #finish(entry: CachedUser, c: TokenClaims, ctx: RequestContext): GatewayUser | Denial {
+    const last = c.last;
+    if (last !== undefined && last.entry === entry && last.key === ctx.key && last.snapshot === ctx.snapshot) return last.user;
+    const r = this.#finishSlow(entry, c, ctx);
+    if (!('body' in r)) c.last = { entry, key: ctx.key, snapshot: ctx.snapshot, user: r };
+    return r;
+  }
+
+  #finishSlow(entry: CachedUser, c: TokenClaims, ctx: RequestContext): GatewayUser | Denial {
     if (entry === null) return ERRORS.USER_UNAUTHORIZED;
     const user = entry.doc;
     if (user.status !== 'active') return ERRORS.USER_UNAUTHORIZED;

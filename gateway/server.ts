@@ -13,6 +13,7 @@ import { HEADERS } from './headers.js';
 import { createStages, runPipeline } from './pipeline.js';
 import { Balancer } from './proxy/balancer.js';
 import { proxyRequest, type ProxyHooks } from './proxy/http.js';
+import { PoolSet } from './proxy/pools.js';
 import type { Authenticator } from './stages/token.js';
 
 export interface GatewayDeps {
@@ -46,24 +47,17 @@ function mergeVary(upstream: OutgoingHttpHeaders[string], ours: OutgoingHttpHead
   return names.join(', ');
 }
 
-function sendDenial(ctx: RequestContext, d: Denial): void {
-  const res = ctx.res;
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(d.status, { 'content-type': 'application/json', 'content-length': d.body.length });
-  res.end(d.body);
-}
-
 /** The gateway's data plane: reads a snapshot, never a store. */
 export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gateway {
   const trusted = compileCidrs(config.gateway.trustedProxies);
-  const dispatcher =
-    deps.dispatcher ??
-    new Agent({
-      connect: { timeout: config.timeouts.connectSeconds * 1000 },
-      keepAliveTimeout: config.timeouts.keepAliveSeconds * 1000,
-      connections: 512,
-    });
-  const balancer = new Balancer(dispatcher, Math.min(5000, config.timeouts.healthCheckSeconds * 1000));
+  // Health probes only: proxied requests go through one Pool per upstream origin.
+  const dispatcher = deps.dispatcher ?? new Agent({ connect: { timeout: config.timeouts.connectSeconds * 1000 } });
+  const pools = new PoolSet({
+    connectTimeoutMs: config.timeouts.connectSeconds * 1000,
+    keepAliveTimeoutMs: config.timeouts.keepAliveSeconds * 1000,
+    connections: 512,
+  });
+  const balancer = new Balancer(dispatcher, Math.min(5000, config.timeouts.healthCheckSeconds * 1000), (origins) => pools.prune(origins));
   let boundPort = config.gateway.port;
   const awarenessHost = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? '127.0.0.1' : config.gateway.host;
   const awareness = { host: awarenessHost, port: boundPort };
@@ -73,11 +67,43 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     inject: { awareness: () => awareness, maxBytes: config.gateway.maxInjectHeaderBytes },
   });
   const cors = config.cors;
-  const corsPreflight: OutgoingHttpHeaders = {
-    'access-control-allow-methods': cors.methods,
-    'access-control-allow-headers': cors.headers,
-    'access-control-max-age': String(cors.maxAgeSeconds),
-  };
+  // CORS headers are computed once; only an echoed Origin is per request.
+  const echoOrigin = cors.origin === '*' && cors.credentials;
+  const corsFixed: readonly (readonly [string, string])[] = cors.enabled
+    ? [
+        ...(cors.credentials ? [['access-control-allow-credentials', 'true'] as const] : []),
+        ['access-control-expose-headers', cors.headers] as const,
+      ]
+    : [];
+  const corsPreflight: readonly (readonly [string, string])[] = [
+    ['access-control-allow-methods', cors.methods],
+    ['access-control-allow-headers', cors.headers],
+    ['access-control-max-age', String(cors.maxAgeSeconds)],
+  ];
+
+  /** Adds the CORS headers a response lacks (an upstream's own win). */
+  function corsHeaders(req: IncomingMessage, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+    if (!cors.enabled) return into;
+    const origin = req.headers[HEADERS.ORIGIN];
+    if (into['access-control-allow-origin'] === undefined) {
+      // `*` cannot go with credentials (Fetch spec): echo the caller's origin instead, and say so in Vary.
+      if (echoOrigin && origin !== undefined) {
+        into['access-control-allow-origin'] = origin;
+        into['vary'] = into['vary'] === undefined ? 'Origin' : mergeVary(into['vary'], 'Origin');
+      } else {
+        into['access-control-allow-origin'] = cors.origin;
+      }
+    }
+    for (const [name, value] of corsFixed) if (into[name] === undefined) into[name] = value;
+    return into;
+  }
+
+  function sendDenial(ctx: RequestContext, d: Denial): void {
+    const res = ctx.res;
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(d.status, corsHeaders(ctx.req, { 'content-type': 'application/json', 'content-length': d.body.length }));
+    res.end(d.body);
+  }
 
   const finish = (ctx: RequestContext, status: number, err: unknown) => deps.onResponse?.(ctx, status, err);
 
@@ -86,18 +112,14 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       sendDenial(ctx, d);
     },
     decorate(ctx, headers) {
-      if (!cors.enabled) return;
-      for (const name of ctx.res.getHeaderNames()) {
-        if (headers[name] === undefined) headers[name] = ctx.res.getHeader(name);
-        else if (name === 'vary') headers['vary'] = mergeVary(headers['vary'], ctx.res.getHeader('vary'));
-      }
+      corsHeaders(ctx.req, headers);
     },
     unreachable(u: Upstream) {
       balancer.markDown(u);
     },
     done: finish,
   };
-  const proxyOpts = { dispatcher, hooks, timeoutMs: config.timeouts.requestSeconds * 1000 };
+  const proxyOpts = { pools, hooks, timeoutMs: config.timeouts.requestSeconds * 1000 };
 
   function clientIp(req: IncomingMessage): string {
     const socketIp = plainIp(req.socket.remoteAddress ?? '');
@@ -111,19 +133,6 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       if (!ipIn(trusted, ip)) return ip;
     }
     return socketIp;
-  }
-
-  function applyCors(req: IncomingMessage, res: ServerResponse): void {
-    const origin = req.headers[HEADERS.ORIGIN];
-    // `*` cannot go with credentials (Fetch spec): echo the caller's origin instead.
-    if (cors.origin === '*' && cors.credentials && origin !== undefined) {
-      res.setHeader('access-control-allow-origin', origin);
-      res.setHeader('vary', 'Origin');
-    } else {
-      res.setHeader('access-control-allow-origin', cors.origin);
-    }
-    if (cors.credentials) res.setHeader('access-control-allow-credentials', 'true');
-    res.setHeader('access-control-expose-headers', cors.headers);
   }
 
   function afterPipeline(ctx: RequestContext, denial: Denial | null, err?: unknown): void {
@@ -148,14 +157,15 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (cors.enabled) applyCors(req, res);
     if (req.method === 'OPTIONS' && cors.enabled) {
-      res.writeHead(204, corsPreflight);
+      const headers: OutgoingHttpHeaders = {};
+      for (const [name, value] of corsPreflight) headers[name] = value;
+      res.writeHead(204, corsHeaders(req, headers));
       res.end();
       return;
     }
     if (req.method === 'GET' && req.url === '/favicon.ico') {
-      res.writeHead(200, { 'content-type': 'image/x-icon', 'content-length': 0 });
+      res.writeHead(200, corsHeaders(req, { 'content-type': 'image/x-icon', 'content-length': 0 }));
       res.end();
       return;
     }
@@ -164,7 +174,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       ctx = new RequestContext(req, res, deps.holder.current());
     } catch (err) {
       deps.onError?.(err);
-      res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, { 'content-type': 'application/json' });
+      res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, corsHeaders(req, { 'content-type': 'application/json' }));
       res.end(ERRORS.REGISTRY_UNAVAILABLE.body);
       return;
     }
@@ -229,6 +239,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       server.closeAllConnections();
       maintenance.closeAllConnections();
       await Promise.all(closing);
+      await pools.close();
       if (!deps.dispatcher) await dispatcher.close();
     },
   };

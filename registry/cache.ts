@@ -2,9 +2,13 @@ import { keyEntriesOf, type KeyEntry } from './key-entries.js';
 import type { ChangeEvent, Store, Versioned } from './store/types.js';
 import type { DocByKind, DocKind, User } from './types.js';
 
-/** A bounded map that forgets the least recently used entry first (Map keeps insertion order). */
+/**
+ * A bounded map that forgets entries not used lately: CLOCK ("second chance") over the Map's
+ * insertion order. A hit only sets a flag — no Map mutation on the request path — and the bound
+ * gives a used entry one more round before it goes.
+ */
 export class LruCache<K, V> {
-  readonly #map = new Map<K, V>();
+  readonly #map = new Map<K, { value: V; used: boolean }>();
   constructor(
     readonly max: number,
     /** Called with what the bound pushes out (not with explicit deletes). */
@@ -14,21 +18,32 @@ export class LruCache<K, V> {
   }
 
   get(key: K): V | undefined {
-    const v = this.#map.get(key);
-    if (v !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, v);
-    }
-    return v;
+    const e = this.#map.get(key);
+    if (e === undefined) return undefined;
+    e.used = true;
+    return e.value;
   }
 
   set(key: K, value: V): void {
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    if (this.#map.size > this.max) {
-      const [oldKey, oldValue] = this.#map.entries().next().value as [K, V];
+    const e = this.#map.get(key);
+    if (e !== undefined) {
+      e.value = value;
+      e.used = true;
+      return;
+    }
+    this.#map.set(key, { value, used: false });
+    // Oldest first: a used one is moved to the back with its flag cleared, the first unused goes.
+    // Each pass clears flags, so this ends within size + 1 steps.
+    while (this.#map.size > this.max) {
+      const [oldKey, old] = this.#map.entries().next().value as [K, { value: V; used: boolean }];
       this.#map.delete(oldKey);
-      this.onEvict?.(oldKey, oldValue);
+      // The entry just added is never the one to go; a used one gets its second chance.
+      if (old.used || oldKey === key) {
+        old.used = false;
+        this.#map.set(oldKey, old);
+        continue;
+      }
+      this.onEvict?.(oldKey, old.value);
     }
   }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** Ext keys are hex; anything else is answered 148 without being hashed. */
 const EXT_KEY = /^[0-9a-f]{32,1024}$/;
@@ -9,7 +9,8 @@ export function isWellFormedExtKey(key: string): boolean {
 
 /** The only form in which an ext key is stored or indexed. */
 export function hashExtKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  // One-shot crypto.hash: no Hash object per request (about half the cost of createHash here).
+  return hash('sha256', key, 'hex');
 }
 
 /** Last characters of a key, enough to tell keys apart in a listing, too few to use. */

@@ -17,26 +17,30 @@ interface Health {
  */
 export class Balancer {
   readonly #health = new Map<string, Health>();
-  readonly #cursor = new Map<string, number>();
+  /** Keyed by the snapshot's hosts array: no string building per request, reset with the snapshot. */
+  readonly #cursor = new WeakMap<readonly Upstream[], { next: number }>();
   #timer: NodeJS.Timeout | null = null;
   #probing = false;
 
   constructor(
     readonly dispatcher: Dispatcher,
     readonly probeTimeoutMs: number,
+    /** Told the set of upstream origins after each probe round (to close pools of removed hosts). */
+    readonly onOrigins?: (origins: ReadonlySet<string>) => void,
   ) {}
 
   pick(service: ServiceEntry, version: string): Upstream | null {
     const hosts = service.hosts.get(version);
     if (hosts === undefined || hosts.length === 0) return null;
-    const key = `${service.name}@${version}`;
-    const start = this.#cursor.get(key) ?? 0;
+    let cursor = this.#cursor.get(hosts);
+    if (cursor === undefined) this.#cursor.set(hosts, (cursor = { next: 0 }));
+    const start = cursor.next;
     for (let i = 0; i < hosts.length; i++) {
       const idx = (start + i) % hosts.length;
       const h = hosts[idx]!;
       const health = this.#health.get(h.origin);
       if (health === undefined || health.healthy) {
-        this.#cursor.set(key, idx + 1);
+        cursor.next = idx + 1;
         return h;
       }
     }
@@ -88,6 +92,7 @@ export class Balancer {
       }
       await Promise.all(probes);
       for (const origin of [...this.#health.keys()]) if (!seen.has(origin)) this.#health.delete(origin);
+      this.onOrigins?.(seen);
     } finally {
       this.#probing = false;
     }

@@ -4,6 +4,7 @@ import type { Upstream } from '../../registry/snapshot.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { connectionListed, HEADERS, HOP_BY_HOP, STRIP_FROM_CLIENT } from '../headers.js';
+import type { PoolSet } from './pools.js';
 
 /** Connection-level failures: the upstream never got the request → 133, and the host is marked down. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -132,7 +133,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 }
 
 export interface ProxyOptions {
-  dispatcher: Dispatcher;
+  pools: PoolSet;
   hooks: ProxyHooks;
   /** Default timeout, ms, for services that set none. */
   timeoutMs: number;
@@ -150,9 +151,8 @@ export function proxyRequest(ctx: RequestContext, upstream: Upstream, opts: Prox
     if (!ctx.res.writableFinished) handler.abort();
   });
   const body = hasBody(ctx) ? ctx.req : null;
-  opts.dispatcher.dispatch(
+  opts.pools.get(upstream.origin).dispatch(
     {
-      origin: upstream.origin,
       path: ctx.upstreamPath,
       method: (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: upstreamHeaders(ctx, 'http'),

@@ -14,7 +14,12 @@ export interface Authenticator {
   authenticate(token: string, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial>;
 }
 
-const BEARER = /^Bearer\s+(\S+)\s*$/;
+/** `Bearer <token>`: the token, or null when the header is something else. */
+function bearer(header: string): string | null {
+  if (header.length < 8 || !header.startsWith('Bearer ')) return null;
+  const token = header.slice(7).trim();
+  return token === '' || token.includes(' ') ? null : token;
+}
 
 /**
  * token: exactly one of `?access_token=`, header `access_token`, `Authorization: Bearer` (SOAJS
@@ -48,10 +53,10 @@ export function createTokenStage(auth: Authenticator | null): Stage {
       }
       const authorization = ctx.req.headers[HEADERS.AUTHORIZATION];
       if (authorization !== undefined) {
-        const m = BEARER.exec(authorization);
-        if (m) {
+        const b = bearer(authorization);
+        if (b !== null) {
           count++;
-          token = m[1]!;
+          token = b;
           source = 'bearer';
         } else if (needed) {
           // A non-Bearer Authorization (e.g. Basic on /oauth/token) is ignored on public APIs.

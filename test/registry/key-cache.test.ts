@@ -218,10 +218,13 @@ t.test('LRU bound: max=2 keeps the two most recently used', async (t) => {
   await cache.load(h(UNKNOWN));
   t.equal(cache.size, 2, 'negative entries count against the bound');
   t.equal(cache.get(h(UNKNOWN)), null);
-  t.equal(cache.get(h(A1)), undefined, 'A1 dropped this time (B1 was used after it)');
+  // CLOCK, not exact LRU: both were used since the last round, so each gets a second chance and
+  // one of them goes (a hit never reorders the map on the request path).
+  t.equal([cache.get(h(A1)), cache.get(h(B1))].filter((e) => e === undefined).length, 1, 'one of the two used entries made room');
+  const dropped = cache.get(h(A1)) === undefined ? A1 : B1;
 
   const finds = store.finds;
-  t.equal((await cache.load(h(A2)))?.tenant.id, 'ta', 'a dropped key loads again from the store');
+  t.ok(await cache.load(h(dropped)), 'a dropped key loads again from the store');
   t.equal(store.finds, finds + 1);
 
   t.throws(() => new KeyCache(store, 'dev', 0), RangeError, 'max must be a positive integer');
