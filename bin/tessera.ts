@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { openStore } from '../registry/store/open.js';
 import { runCluster } from './cluster.js';
+import { registerCommand } from './register.js';
 import { errorFields, log } from './log.js';
 import { startTessera } from './start.js';
 
@@ -14,6 +15,9 @@ commands:
         run the gateway and the bundled services (oauth, urac; example03 with demo on).
         --workers N runs N gateway processes on one port (needs a redis store; default:
         one per core with redis, 1 with the file store)
+  register <manifest.yaml> [--grant PACKAGE=Group,Group]… [--dry-run] [--config FILE]
+        register or update a service from its manifest (prints the diff); --grant gives a package
+        the manifest's permission groups for it
   seed [--config FILE]
         load the seed YAML (config.seed, TESSERA_SEED) into the store, idempotently: documents
         already seeded once are left alone, even if deleted since
@@ -95,6 +99,8 @@ async function main(argv: string[]): Promise<void> {
       return start(rest);
     case 'seed':
       return seed(rest);
+    case 'register':
+      return registerCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -117,7 +123,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`tessera: ${err.message}\n\n${USAGE}\n`);
     process.exit(2);
   }
-  if (err instanceof ConfigError || (err instanceof Error && /^(seed|config):/.test(err.message))) {
+  if (err instanceof ConfigError || (err instanceof Error && /^(seed|config|register|manifest|import):/.test(err.message))) {
     process.stderr.write(`tessera: ${err.message}\n`);
   } else {
     log('error', 'start-up failed', errorFields(err));

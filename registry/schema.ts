@@ -446,12 +446,18 @@ const validators: { [K in DocKind]: ValidateFunction<DocByKind[K]> } = {
   legacyToken: ajv.compile<DocByKind['legacyToken']>(legacyTokenSchema),
 };
 
-/** Dotted field path from an ajv error: `/applications/0/keys` -> `applications[0].keys`. */
-export function fieldPath(err: ErrorObject): string {
+/**
+ * Dotted field path from an ajv error: `/applications/0/keys` -> `applications[0].keys`. With the
+ * validated data, `[n]` is used only for array elements (a version key "1" stays `versions.1`).
+ */
+export function fieldPath(err: ErrorObject, data?: unknown): string {
   let path = '';
+  let node: unknown = data;
   for (const part of err.instancePath.split('/').slice(1)) {
     const seg = part.replace(/~1/g, '/').replace(/~0/g, '~');
-    path += /^\d+$/.test(seg) ? `[${seg}]` : path ? `.${seg}` : seg;
+    const isIndex = data === undefined ? /^\d+$/.test(seg) : Array.isArray(node);
+    path += isIndex ? `[${seg}]` : path ? `.${seg}` : seg;
+    node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[seg] : undefined;
   }
   const extra = (err.params['additionalProperty'] ?? err.params['missingProperty'] ?? err.params['propertyName'] ?? err.propertyName) as
     | string
@@ -461,7 +467,7 @@ export function fieldPath(err: ErrorObject): string {
 }
 
 /** The most specific error: ajv reports anyOf failures after the branch errors. */
-function describe(errors: ErrorObject[]): { field: string; message: string } {
+function describe(errors: ErrorObject[], data: unknown): { field: string; message: string } {
   // A bad property name is reported twice: as the name's own error (with `propertyName`) and as the
   // parent's `propertyNames`; the first names the field.
   const best = errors.find((e) => e.propertyName !== undefined) ?? errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'if') ?? errors[0]!;
@@ -470,7 +476,7 @@ function describe(errors: ErrorObject[]): { field: string; message: string } {
   if (best.keyword === 'enum') message += `: ${(best.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   if (best.keyword === 'additionalProperties') message = 'is not a known field';
   if (best.keyword === 'propertyName' || best.keyword === 'propertyNames') message = 'is not a valid name';
-  return { field: fieldPath(best), message };
+  return { field: fieldPath(best, data), message };
 }
 
 /**
@@ -481,7 +487,7 @@ function describe(errors: ErrorObject[]): { field: string; message: string } {
 export function validateDocument<K extends DocKind>(kind: K, doc: unknown): DocByKind[K] {
   const validate = validators[kind] as ValidateFunction<DocByKind[K]>;
   if (!validate(doc)) {
-    const { field, message } = describe(validate.errors ?? []);
+    const { field, message } = describe(validate.errors ?? [], doc);
     throw new ValidationError(`${kind}: field "${field}" ${message}`, field);
   }
   if (kind === 'product') checkProduct(doc as DocByKind['product']);

@@ -156,11 +156,11 @@ t.test('bad fields are named by their dotted path', async (t) => {
 });
 
 t.test('service version fields: numeric object keys as fieldPath renders them', async (t) => {
-  // fieldPath renders an all-digit key as an array index ("versions[1]") but "1.1" as dotted segments.
+  // Version keys are object keys: "1" and "1.1" both stay dotted (`versions.1`, `versions.1.1`).
   const noFlag = service() as unknown as { versions: Record<string, unknown> };
   noFlag.versions = { '1': {} };
   const e1 = rejection('service', noFlag);
-  t.equal(e1.field, 'versions[1].extKeyRequired');
+  t.equal(e1.field, 'versions.1.extKeyRequired');
   t.match(e1.message, /must have required property 'extKeyRequired'/);
 
   const badFlag = service() as unknown as { versions: Record<string, unknown> };
@@ -171,7 +171,7 @@ t.test('service version fields: numeric object keys as fieldPath renders them', 
 
   const extra = service() as unknown as { versions: Record<string, unknown> };
   extra.versions = { '2': { extKeyRequired: true, bogus: true } };
-  t.equal(rejection('service', extra).field, 'versions[2].bogus');
+  t.equal(rejection('service', extra).field, 'versions.2.bogus');
 
   const noVersion = service() as unknown as { versions: Record<string, unknown> };
   noVersion.versions = {};
@@ -208,12 +208,12 @@ t.test('ACL errors name the package, env and service', async (t) => {
   const badAccess = product();
   badAccess.packages[1]!.acl['dev']!['example03'] = { '1': { access: 'yes' as never } };
   const e3 = rejection('product', badAccess);
-  t.equal(e3.field, 'packages[1].acl.dev.example03[1].access');
+  t.equal(e3.field, 'packages[1].acl.dev.example03.1.access');
   t.match(e3.message, /must be boolean/);
 
   const badPath = product();
   badPath.packages[0]!.acl['dev']!['oauth'] = { '1': { get: { apis: { 'no-slash': {} } } } };
-  t.equal(rejection('product', badPath).field, 'packages[0].acl.dev.oauth[1].get.apis.no-slash', 'the bad name itself');
+  t.equal(rejection('product', badPath).field, 'packages[0].acl.dev.oauth.1.get.apis.no-slash', 'the bad name itself');
 
   const appAcl = tenant();
   appAcl.applications[0]!.acl = { dev: { example03: { '1': {}, apis: {} } as never } };
@@ -314,7 +314,7 @@ t.test('unknown fields are rejected', async (t) => {
 
   const aclField = product();
   aclField.packages[0]!.acl['dev']!['oauth'] = { '1': { access: false, packagesPermission: true } as never };
-  t.equal(rejection('product', aclField).field, 'packages[0].acl.dev.oauth[1].packagesPermission');
+  t.equal(rejection('product', aclField).field, 'packages[0].acl.dev.oauth.1.packagesPermission');
 });
 
 // ---------------------------------------------------------------- readSeed
