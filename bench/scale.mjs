@@ -22,6 +22,8 @@ const PER = arg('keys-per-tenant', 10);
 const COLD = arg('cold', 20_000);
 const CACHE = arg('cache', 10_000);
 const WARM = 20_000;
+// Optional V8 old-space cap (MiB) for the gateway: a leak then crashes it instead of hiding in RSS.
+const HEAP_CAP = arg('heap-cap', 0);
 const CONCURRENCY = 8;
 
 const sha = (s) => createHash('sha256').update(s).digest('hex');
@@ -133,7 +135,9 @@ async function main() {
       TESSERA_EXAMPLE03_PORT: '0',
       TESSERA_OAUTH_PORT: '0',
       TESSERA_URAC_PORT: '0',
+      TESSERA_REGISTRY_PORT: '0',
       TESSERA_CACHE_KEYS: String(CACHE),
+      ...(HEAP_CAP ? { NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP}` } : {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -181,7 +185,14 @@ async function main() {
   const evals = (s) => Number(/cmdstat_evalsha:calls=(\d+)/.exec(s)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(s)?.[1] ?? 0);
   // Distinct keys spread over all tenants: every one is cold.
   const coldKeys = Array.from({ length: COLD }, (_, n) => plainKey((n * 7919) % TENANTS, n % PER));
-  const cold = await run(coldKeys);
+  const cold = [];
+  const rssCheckpoints = [];
+  const step = Math.max(1, Math.floor(COLD / 4));
+  for (let from = 0; from < COLD; from += step) {
+    cold.push(...(await run(coldKeys.slice(from, from + step))));
+    rssCheckpoints.push(`${Math.min(COLD, from + step)}: ${((await rssOf(gw.pid)) / 1048576).toFixed(0)} MiB`);
+  }
+  cold.sort((a, b) => a - b);
   const statsAfterCold = await redis.info('commandstats');
   const rssAfterCold = await rssOf(gw.pid);
   // Warm: keys that are in the cache now (the last CACHE/2 cold ones), many times over.
@@ -199,7 +210,8 @@ async function main() {
     extKeys: nKeys,
     keyCache: CACHE,
     redisUsedMemory: redisMem,
-    gatewayRss: { start: mb(rssStart), afterColdKeys: mb(rssAfterCold), end: mb(rssEnd) },
+    gatewayRss: { start: mb(rssStart), afterColdKeys: mb(rssAfterCold), end: mb(rssEnd), byColdKeys: rssCheckpoints },
+    heapCapMiB: HEAP_CAP || null,
     coldKeyUs: { n: cold.length, p50: Math.round(percentile(cold, 50)), p99: Math.round(percentile(cold, 99)) },
     warmKeyUs: { n: warm.length, p50: Math.round(percentile(warm, 50)), p99: Math.round(percentile(warm, 99)) },
     redisScriptCallsPerColdKey: +(coldCalls / cold.length).toFixed(3),

@@ -8,6 +8,7 @@ import { RegistrySync } from '../registry/sync.js';
 import { startExample03 } from '../services/example03/index.js';
 import type { RunningService } from '../services/kit/server.js';
 import { startOauth } from '../services/oauth/index.js';
+import { startRegistry } from '../services/registry/index.js';
 import { startUrac } from '../services/urac/index.js';
 import { errorFields, type Log } from './log.js';
 
@@ -64,6 +65,7 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
       '1',
     );
     await register(await startUrac({ port: config.services.urac.port, store }), '3');
+    await register(await startRegistry({ port: config.services.registry.port, store, env: config.env }), '1');
     if (config.demo) await register(await startExample03({ port: config.services.example03.port }), '1');
   }
 

@@ -78,7 +78,8 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Record<str
   const text = Buffer.concat(chunks).toString('utf8');
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text));
-  if (type === 'application/json' || type === '') {
+  // application/json and its structured-syntax variants (RFC 6839), e.g. merge-patch+json.
+  if (type === 'application/json' || type === '' || (type.startsWith('application/') && type.endsWith('+json'))) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -127,7 +128,11 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       const m = r.re.exec(path);
       if (m) {
         route = r;
-        params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')]));
+        try {
+          params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')]));
+        } catch {
+          throw new ServiceError(400, 400, 'Malformed request path');
+        }
         break;
       }
     }

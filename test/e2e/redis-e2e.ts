@@ -172,6 +172,7 @@ export async function startTesseraOnRedis(store: string, env: Record<string, str
       TESSERA_EXAMPLE03_PORT: '0',
       TESSERA_OAUTH_PORT: '0',
       TESSERA_URAC_PORT: '0',
+      TESSERA_REGISTRY_PORT: '0',
       TESSERA_STORE: store,
       ...env,
     },

@@ -32,6 +32,7 @@ export async function startTesseraProcess(env: Record<string, string> = {}, time
       TESSERA_EXAMPLE03_PORT: '0',
       TESSERA_OAUTH_PORT: '0',
       TESSERA_URAC_PORT: '0',
+      TESSERA_REGISTRY_PORT: '0',
       TESSERA_STORE: `file:${dataDir}`,
       ...env,
     },

@@ -1,0 +1,45 @@
+import type { Store } from '../../registry/store/types.js';
+import { startService, type RunningService } from '../kit/server.js';
+import { applicationRoutes } from './applications.js';
+import { auditRoutes } from './audit.js';
+import { keyRoutes } from './keys.js';
+import { packageRoutes } from './packages.js';
+import { productRoutes } from './products.js';
+import { serviceRoutes } from './services.js';
+import { tenantRoutes } from './tenants.js';
+
+export interface RegistryOptions {
+  port: number;
+  host?: string;
+  maintenancePort?: number;
+  store: Store;
+  /** Environment of this deployment: the default `env` of new ext keys. */
+  env: string;
+}
+
+/**
+ * The registry admin service: products and packages, tenants, applications, keys and ext keys,
+ * services, and the audit log, over the registry store. Behind the gateway (the package ACL says
+ * who may read and write); every route also needs a logged-in caller. Documents answer with
+ * `ETag: "<version>"`, writes honour `If-Match`, every write is audited, and ext keys and oauth
+ * secrets are never sent back after creation.
+ */
+export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
+  const { store } = opts;
+  return startService({
+    name: 'registry',
+    port: opts.port,
+    ...(opts.host !== undefined ? { host: opts.host } : {}),
+    ...(opts.maintenancePort !== undefined ? { maintenancePort: opts.maintenancePort } : {}),
+    extKeyRequired: true,
+    routes: [
+      ...productRoutes(store),
+      ...packageRoutes(store),
+      ...tenantRoutes(store),
+      ...applicationRoutes(store),
+      ...keyRoutes(store, opts.env),
+      ...serviceRoutes(store),
+      ...auditRoutes(store),
+    ],
+  });
+}
