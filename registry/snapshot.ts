@@ -22,6 +22,8 @@ export interface Snapshot {
   readonly revokedTokens: ReadonlySet<string>;
   /** User id -> tokens issued before this time (ms) are revoked. */
   readonly revokedBefore: ReadonlyMap<string, number>;
+  /** When the first host registration in this snapshot expires (ms), or Infinity: rebuild then. */
+  readonly nextExpiry: number;
 }
 
 export interface Upstream {
@@ -83,6 +85,9 @@ function upstream(host: string, port: number, maintenancePort: number): Upstream
 
 /** Compiles registry data into a snapshot for `env`. Throws SnapshotBuildError; the caller keeps the last good one. */
 export function buildSnapshot(data: RegistryData, env: string): Snapshot {
+  const builtAt = Date.now();
+  let nextExpiry = Number.POSITIVE_INFINITY;
+  for (const h of data.hosts) if (h.expiresAt !== undefined && h.expiresAt > builtAt && h.expiresAt < nextExpiry) nextExpiry = h.expiresAt;
   const services = new Map<string, ServiceEntry>();
   for (const s of data.services) {
     const versions = new Map<string, ServiceVersion>();
@@ -103,7 +108,7 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
       hosts.set(nv, out);
     }
     for (const reg of data.hosts) {
-      if (reg.service !== s.name) continue;
+      if (reg.service !== s.name || (reg.expiresAt !== undefined && reg.expiresAt <= builtAt)) continue;
       const nv = normalizeVersion(reg.version) ?? reg.version;
       const out = hosts.get(nv) ?? [];
       if (!out.some((u) => u.host === reg.host && u.port === reg.port)) {
@@ -158,7 +163,7 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
     }
   }
 
-  const now = Date.now();
+  const now = builtAt;
   const revokedTokens = new Set<string>();
   const revokedBefore = new Map<string, number>();
   for (const r of data.revocations) {
@@ -177,5 +182,6 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
     signingKeys,
     revokedTokens,
     revokedBefore,
+    nextExpiry,
   });
 }

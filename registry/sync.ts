@@ -26,6 +26,7 @@ export class RegistrySync implements SnapshotHolder {
   #pending = false;
   #building: Promise<void> | null = null;
   #unsubscribe: (() => void) | null = null;
+  #expiryTimer: NodeJS.Timeout | null = null;
   readonly #waiters: { version: number; resolve: () => void }[] = [];
 
   constructor(
@@ -37,6 +38,7 @@ export class RegistrySync implements SnapshotHolder {
   async start(): Promise<this> {
     this.#snapshot = buildSnapshot(await this.store.load(), this.options.env);
     this.#current = this.#snapshot.version;
+    this.#armExpiry();
     this.#unsubscribe = this.store.onChange((e) => {
       if (SNAPSHOT_KINDS.has(e.kind)) this.#schedule();
       else if (this.#building === null && e.version > this.#current) {
@@ -62,6 +64,18 @@ export class RegistrySync implements SnapshotHolder {
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = null;
+  }
+
+  /** A host registration that lapses changes routing without any write: rebuild when it does. */
+  #armExpiry(): void {
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = null;
+    const at = this.#snapshot?.nextExpiry ?? Number.POSITIVE_INFINITY;
+    if (!Number.isFinite(at)) return;
+    this.#expiryTimer = setTimeout(() => this.#schedule(), Math.max(0, at - Date.now()) + 5);
+    this.#expiryTimer.unref();
   }
 
   #schedule(): void {
@@ -79,6 +93,7 @@ export class RegistrySync implements SnapshotHolder {
         if (this.#snapshot === null || snap.version >= this.#snapshot.version) {
           this.#snapshot = snap;
           if (snap.version > this.#current) this.#current = snap.version;
+          this.#armExpiry();
           this.options.onSwap?.(snap);
         }
       } catch (err) {

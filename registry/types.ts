@@ -293,4 +293,6 @@ export interface HostRegistration {
   host: string;
   port: number;
   maintenancePort?: number;
+  /** ms epoch; a host that stops renewing its registration (heartbeat) leaves the routing table. */
+  expiresAt?: number;
 }

@@ -1,6 +1,7 @@
 import type { Store } from '../../registry/store/types.js';
-import type { Service } from '../../registry/types.js';
-import { ok } from '../kit/envelope.js';
+import type { HostRegistration, Service } from '../../registry/types.js';
+import { normalizeVersion } from '../../registry/version.js';
+import { ok, ServiceError } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { audit } from './audit.js';
 import { compact, createDoc, deleteDoc, readDoc, updateDoc } from './documents.js';
@@ -20,9 +21,63 @@ function serviceOf(name: string, body: ServiceBody): Service {
   });
 }
 
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$/;
+
+/** `{version, host, port, maintenancePort?, ttlSeconds?}` of a host registration, checked by hand (four fields). */
+function hostBody(body: Record<string, unknown>, service: Service): HostRegistration {
+  const bad = (field: string, why: string) => new ServiceError(400, 400, `body field "${field}" ${why}`);
+  const version = normalizeVersion(String(body['version'] ?? ''));
+  if (version === null || !Object.keys(service.versions).some((v) => normalizeVersion(v) === version)) {
+    throw bad('version', `must be one of the service's versions (${Object.keys(service.versions).join(', ')})`);
+  }
+  const host = body['host'];
+  if (typeof host !== 'string' || !HOST.test(host)) throw bad('host', 'must be a host name or IP address ([v6] in brackets)');
+  const port = body['port'];
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw bad('port', 'must be an integer from 1 to 65535');
+  const mp = body['maintenancePort'];
+  if (mp !== undefined && (typeof mp !== 'number' || !Number.isInteger(mp) || mp < 1 || mp > 65535)) {
+    throw bad('maintenancePort', 'must be an integer from 1 to 65535');
+  }
+  const ttl = body['ttlSeconds'] ?? 30;
+  if (typeof ttl !== 'number' || ttl < 1 || ttl > 86400) throw bad('ttlSeconds', 'must be a number of seconds from 1 to 86400');
+  for (const k of Object.keys(body)) {
+    if (!['version', 'host', 'port', 'maintenancePort', 'ttlSeconds'].includes(k)) throw bad(k, 'is not a known field');
+  }
+  return { service: service.name, version, host, port, ...(mp !== undefined ? { maintenancePort: mp as number } : {}), expiresAt: Date.now() + ttl * 1000 };
+}
+
 /** /services: the services the gateway routes to (running instances register their hosts themselves). */
 export function serviceRoutes(store: Store): Route[] {
   return [
+    // Heartbeat: a running instance (re)registers its host; it leaves the routing table when it
+    // stops renewing (ttlSeconds, default 30) and the gateway routes only to hosts whose
+    // /heartbeat answers. Not audited: it repeats every few seconds and changes no document.
+    route(
+      'POST',
+      '/services/:name/hosts',
+      async (call) => {
+        const found = await readDoc(store, 'service', call.req.params['name']!);
+        const reg = hostBody(call.req.body, found.doc);
+        await store.registerHost(reg);
+        return ok(reg);
+      },
+      true,
+    ),
+
+    route(
+      'DELETE',
+      '/services/:name/hosts/:version/:host/:port',
+      async (call) => {
+        const found = await readDoc(store, 'service', call.req.params['name']!);
+        const reg = hostBody(
+          { version: call.req.params['version'], host: call.req.params['host'], port: Number(call.req.params['port']) },
+          found.doc,
+        );
+        await store.unregisterHost(reg);
+        return ok(true);
+      },
+    ),
+
     route('GET', '/services', async (call) => {
       const all = (await store.list('service')).map((v) => v.doc).sort(byString((s) => s.name));
       return ok(page(call.req, all));
