@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { openStore } from '../registry/store/open.js';
+import { AdminError, keysCommand, tenantsCommand } from './admin.js';
 import { runCluster } from './cluster.js';
 import { registerCommand } from './register.js';
 import { errorFields, log } from './log.js';
@@ -18,6 +19,13 @@ commands:
   register <manifest.yaml> [--grant PACKAGE=Group,Group]… [--dry-run] [--config FILE]
         register or update a service from its manifest (prints the diff); --grant gives a package
         the manifest's permission groups for it
+  tenants list
+  keys list --tenant ID
+  keys create --tenant ID --app APPID [--ikey IKEY] [--env dev] [--label L] [--expires ISO]
+  keys rotate --tenant ID --app APPID --ikey IKEY --hint HINT [--overlap SECONDS]
+  keys revoke --tenant ID --app APPID --ikey IKEY --hint HINT
+        administer through the registry API (TESSERA_ADMIN_URL, TESSERA_ADMIN_KEY, and
+        TESSERA_ADMIN_TOKEN or TESSERA_ADMIN_USER + TESSERA_ADMIN_PASSWORD)
   seed [--config FILE]
         load the seed YAML (config.seed, TESSERA_SEED) into the store, idempotently: documents
         already seeded once are left alone, even if deleted since
@@ -101,6 +109,10 @@ async function main(argv: string[]): Promise<void> {
       return seed(rest);
     case 'register':
       return registerCommand(rest);
+    case 'tenants':
+      return tenantsCommand(rest);
+    case 'keys':
+      return keysCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -119,6 +131,10 @@ process.on('unhandledRejection', (err) => {
 
 // A cluster worker re-runs this file with the primary's arguments: it must reach `start` too.
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof AdminError) {
+    process.stderr.write(`tessera: ${err.message}\n`);
+    process.exit(1);
+  }
   if (err instanceof UsageError) {
     process.stderr.write(`tessera: ${err.message}\n\n${USAGE}\n`);
     process.exit(2);

@@ -40,6 +40,16 @@ export interface Config {
     /** PKCS#8 PEM of an EC P-256 key to sign access tokens; absent: one is generated and kept in the store. */
     signingKeyFile?: string;
   };
+  /** What the `tessera` admin commands (tenants, keys) call: the registry API through a gateway. */
+  admin: {
+    url: string;
+    /** The owner tenant's ext key. */
+    key?: string;
+    /** An access token of an owner (or give user + password). */
+    token?: string;
+    user?: string;
+    password?: string;
+  };
   cache: {
     /** Ext keys kept in memory per gateway. */
     keys: number;
@@ -63,7 +73,7 @@ const filledByDefaults = {} as never;
 export const configSchema: JSONSchemaType<Config> = {
   type: 'object',
   additionalProperties: false,
-  required: ['env', 'gateway', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'cache', 'services'],
+  required: ['env', 'gateway', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'admin', 'cache', 'services'],
   properties: {
     env: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'dev', description: 'environment code, lower case' },
     gateway: {
@@ -120,6 +130,19 @@ export const configSchema: JSONSchemaType<Config> = {
         accessTokenSeconds: { type: 'integer', minimum: 1, maximum: 604800, default: 7200 },
         refreshTokenSeconds: { type: 'integer', minimum: 1, maximum: 31536000, default: 1209600 },
         signingKeyFile: { type: 'string', minLength: 1, nullable: true },
+      },
+    },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      default: filledByDefaults,
+      properties: {
+        url: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:4000' },
+        key: { type: 'string', nullable: true },
+        token: { type: 'string', nullable: true },
+        user: { type: 'string', nullable: true },
+        password: { type: 'string', nullable: true },
       },
     },
     cache: {
@@ -198,6 +221,11 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_ACCESS_TOKEN_SECONDS: 'oauth.accessTokenSeconds',
   TESSERA_REFRESH_TOKEN_SECONDS: 'oauth.refreshTokenSeconds',
   TESSERA_SIGNING_KEY_FILE: 'oauth.signingKeyFile',
+  TESSERA_ADMIN_URL: 'admin.url',
+  TESSERA_ADMIN_KEY: 'admin.key',
+  TESSERA_ADMIN_TOKEN: 'admin.token',
+  TESSERA_ADMIN_USER: 'admin.user',
+  TESSERA_ADMIN_PASSWORD: 'admin.password',
   TESSERA_CACHE_KEYS: 'cache.keys',
   TESSERA_CACHE_USERS: 'cache.users',
   TESSERA_CACHE_TOKENS: 'cache.tokens',
