@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { openStore } from '../registry/store/open.js';
 import { AdminError, keysCommand, tenantsCommand } from './admin.js';
 import { runCluster } from './cluster.js';
+import { importCommand } from './import.js';
 import { registerCommand } from './register.js';
 import { errorFields, log } from './log.js';
 import { startTessera } from './start.js';
@@ -26,6 +27,9 @@ commands:
   keys revoke --tenant ID --app APPID --ikey IKEY --hint HINT
         administer through the registry API (TESSERA_ADMIN_URL, TESSERA_ADMIN_KEY, and
         TESSERA_ADMIN_TOKEN or TESSERA_ADMIN_USER + TESSERA_ADMIN_PASSWORD)
+  import soajs <dir> [--env dev] [--dry-run] [--config FILE]
+        import a SOAJS provision export (products, tenants and keys, services and hosts, URAC users
+        and groups, oauth tokens); prints the plan; --dry-run writes nothing
   seed [--config FILE]
         load the seed YAML (config.seed, TESSERA_SEED) into the store, idempotently: documents
         already seeded once are left alone, even if deleted since
@@ -111,6 +115,8 @@ async function main(argv: string[]): Promise<void> {
       return registerCommand(rest);
     case 'tenants':
       return tenantsCommand(rest);
+    case 'import':
+      return importCommand(rest);
     case 'keys':
       return keysCommand(rest);
     case undefined:

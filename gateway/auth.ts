@@ -10,6 +10,8 @@ import type { GatewayUser } from './user.js';
 
 /** What the oauth service signs into an access token, and all the gateway keeps of one. */
 export interface TokenClaims {
+  /** The token itself: the cache is keyed by a fingerprint, a hit must match it exactly. */
+  readonly token: string;
   /**
    * The last resolution of this token (a token is normally used with one key): reused while the
    * user document, the key entry and the snapshot are the very same objects.
@@ -31,6 +33,11 @@ export const TOKEN_ISSUER = 'tessera';
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SOAJS_TOKEN = /^[0-9a-f]{40}$/;
 
+/** The last 32 characters: part of the signature for a JWT, unique enough to key a cache. */
+function fingerprint(token: string): string {
+  return token.length > 48 ? token.slice(-32) : token;
+}
+
 export interface AuthenticatorOptions {
   users: UserCache;
   /** Tokens imported from SOAJS (40 hex, opaque), accepted until they expire. */
@@ -48,8 +55,9 @@ export interface AuthenticatorOptions {
 export class TokenAuthenticator implements Authenticator {
   readonly #users: UserCache;
   readonly #legacy: DocCache<'legacyToken'> | null;
+  /** Keyed by `fingerprint(token)`: hashing a ~600-character JWT for every Map lookup cost more than verifying the cached answer. */
   readonly #verified: LruCache<string, TokenClaims>;
-  readonly #rejected: LruCache<string, Denial>;
+  readonly #rejected: LruCache<string, { token: string; denial: Denial }>;
   /** `${userId}:${userVersion}|${iKey}|${snapshotVersion}` → resolved user; versions make invalidation free. */
   readonly #resolved: LruCache<string, GatewayUser>;
   readonly #now: () => number;
@@ -64,10 +72,11 @@ export class TokenAuthenticator implements Authenticator {
   }
 
   authenticate(token: string, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial> {
-    const claims = this.#verified.get(token);
-    if (claims !== undefined) return this.#resolve(claims, ctx);
-    const rejected = this.#rejected.get(token);
-    if (rejected !== undefined) return rejected;
+    const fp = fingerprint(token);
+    const claims = this.#verified.get(fp);
+    if (claims !== undefined && claims.token === token) return this.#resolve(claims, ctx);
+    const rejected = this.#rejected.get(fp);
+    if (rejected !== undefined && rejected.token === token) return rejected.denial;
     if (this.#legacy !== null && SOAJS_TOKEN.test(token)) return this.#legacyToken(token, ctx);
     if (token.length > 4096 || !JWT_SHAPE.test(token)) return ERRORS.TOKEN_INVALID;
     return this.#verify(token, ctx.snapshot).then((r) => ('body' in r ? r : this.#resolve(r, ctx)));
@@ -79,7 +88,7 @@ export class TokenAuthenticator implements Authenticator {
     const toClaims = (v: Awaited<ReturnType<DocCache<'legacyToken'>['lookup']>>): TokenClaims | Denial => {
       if (v === null || v.doc.type !== 'access') return ERRORS.TOKEN_INVALID;
       const d = v.doc;
-      return { sub: d.userId, tid: d.tenantId, env: d.env.toLowerCase(), jti: `legacy-${id.slice(0, 32)}`, ims: 0, expMs: d.expiresAt };
+      return { token, sub: d.userId, tid: d.tenantId, env: d.env.toLowerCase(), jti: `legacy-${id.slice(0, 32)}`, ims: 0, expMs: d.expiresAt };
     };
     let found: ReturnType<DocCache<'legacyToken'>['lookup']>;
     try {
@@ -117,15 +126,15 @@ export class TokenAuthenticator implements Authenticator {
         typeof ims !== 'number' ||
         typeof exp !== 'number'
       ) {
-        this.#rejected.set(token, ERRORS.TOKEN_INVALID);
+        this.#rejected.set(fingerprint(token), { token, denial: ERRORS.TOKEN_INVALID });
         return ERRORS.TOKEN_INVALID;
       }
-      const claims: TokenClaims = { sub, tid, env, jti, ims, expMs: exp * 1000 };
-      this.#verified.set(token, claims);
+      const claims: TokenClaims = { token, sub, tid, env, jti, ims, expMs: exp * 1000 };
+      this.#verified.set(fingerprint(token), claims);
       return claims;
     } catch (err) {
       const denial = err instanceof joseErrors.JWTExpired ? ERRORS.TOKEN_EXPIRED : ERRORS.TOKEN_INVALID;
-      this.#rejected.set(token, denial);
+      this.#rejected.set(fingerprint(token), { token, denial });
       return denial;
     }
   }

@@ -680,6 +680,13 @@ function convertGroup(rec: SourceRecord, ctx: Context): DocByKind['group'] | nul
     ctx.r.warn(rec.origin, `group ${String(code)}: field "tenant" is missing — skipped`);
     return null;
   }
+  // The id is built from these two: name them rather than the id.
+  for (const [field, v] of [['code', code], ['tenant.id', tenant['id']]] as const) {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(v)) {
+      ctx.r.warn(rec.origin, `group: field "${field}" must be 1 to 64 of A-Z a-z 0-9 _ - (${JSON.stringify(v)}) — skipped`);
+      return null;
+    }
+  }
   const allowed = isObj(g['config']) ? g['config']['allowedPackages'] : undefined;
   const doc = {
     id: `${String(tenant['id'])}:${String(code)}`,

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Upstream } from '../../registry/snapshot.js';
 import type { RequestContext } from '../context.js';
@@ -144,12 +144,18 @@ function hasBody(ctx: RequestContext): boolean {
   return h[HEADERS.TRANSFER_ENCODING] !== undefined || (h[HEADERS.CONTENT_LENGTH] !== undefined && h[HEADERS.CONTENT_LENGTH] !== '0');
 }
 
+const kHandler = Symbol('tessera.proxyHandler');
+
+/** The client went away before the response finished: stop the upstream exchange. Shared, no closure per request. */
+function onClientClose(this: ServerResponse & { [kHandler]?: ProxyHandler }): void {
+  if (!this.writableFinished) this[kHandler]?.abort();
+}
+
 export function proxyRequest(ctx: RequestContext, upstream: Upstream, opts: ProxyOptions): void {
   const handler = new ProxyHandler(ctx, upstream, opts.hooks);
   const timeout = ctx.service!.requestTimeout ?? opts.timeoutMs;
-  ctx.res.once('close', () => {
-    if (!ctx.res.writableFinished) handler.abort();
-  });
+  (ctx.res as ServerResponse & { [kHandler]?: ProxyHandler })[kHandler] = handler;
+  ctx.res.once('close', onClientClose);
   const body = hasBody(ctx) ? ctx.req : null;
   opts.pools.get(upstream.origin).dispatch(
     {

@@ -26,7 +26,13 @@ export function createRouteStage(): Stage {
           }
         }
       }
-      const version = ctx.requestedVersion ?? ctx.serviceAcl?.latest ?? service.latest;
+      // SOAJS's keyACL answers first: a requested version the key's versioned ACL lacks is 154,
+      // whether or not the service has that version (then 133).
+      const acl = ctx.serviceAcl;
+      if (ctx.requestedVersion !== null && acl !== null && acl.versions !== null && !acl.versions.has(ctx.requestedVersion)) {
+        return ERRORS.SERVICE_NOT_IN_PACKAGE;
+      }
+      const version = ctx.requestedVersion ?? acl?.latest ?? service.latest;
       const flags = service.versions.get(version);
       if (flags === undefined) return ERRORS.SERVICE_UNREACHABLE;
       ctx.version = version;

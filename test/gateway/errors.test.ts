@@ -107,12 +107,15 @@ const services: Service[] = [
   svc('override', { '1': keyedFlags }),
   // oauth absent: on (SOAJS default)
   svc('secure', { '1': { extKeyRequired: true } }),
+  svc('ghostver', { '1': keyedFlags }),
 ];
 
 const PACKAGE_ACL: EnvAcl = {
   dev: {
     keyed: { '1': { access: false, apis: { '/needs-login': { access: true } } } },
     nohost: { '1': {} },
+    // The ACL grants a version the service does not have.
+    ghostver: { '1': {}, '3': {} },
     refused: { '1': {} },
     login: { '1': { access: true, apis: { '/pub': { access: false }, '/priv': { access: true } } } },
     restricted: {
@@ -251,8 +254,12 @@ t.test('a key sent to a service that needs none must still be valid', async (t) 
 
 t.test('133 no host, unknown version, refused connection', async (t) => {
   denied(t, await get('/nohost/x', { key: K.good }), 504, 133, MSG[133]);
-  denied(t, await get('/keyed/v9/x', { key: K.good }), 504, 133, MSG[133]);
-  denied(t, await get('/keyed:9/x', { key: K.good }), 504, 133, MSG[133]);
+  // SOAJS order: a version the key's ACL lacks is 154 (keyACL) before the registry is asked.
+  denied(t, await get('/keyed/v9/x', { key: K.good }), 401, 154, MSG[154]);
+  denied(t, await get('/keyed:9/x', { key: K.good }), 401, 154, MSG[154]);
+  // Granted by the ACL but unknown to the service: 133.
+  denied(t, await get('/ghostver/v3/x', { key: K.good }), 504, 133, MSG[133]);
+  denied(t, await get('/ghostver/x', { key: K.good }), 504, 133, MSG[133]);
   denied(t, await get('/refused/x', { key: K.good }), 504, 133, MSG[133]);
   // marked down: answered at once, still 133
   denied(t, await get('/refused/x', { key: K.good }), 504, 133, MSG[133]);
