@@ -49,7 +49,8 @@ export const STRIP_FROM_CLIENT: ReadonlySet<string> = new Set([
 
 /** Names listed in `Connection: a, b` are hop-by-hop for this message too (RFC 9110 §7.6.1). */
 export function connectionListed(value: string | undefined): ReadonlySet<string> | null {
-  if (!value) return null;
+  // Nearly every request says just this: answer without splitting.
+  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return null;
   const names = value
     .split(',')
     .map((s) => s.trim().toLowerCase())

@@ -81,10 +81,14 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     ['access-control-max-age', String(cors.maxAgeSeconds)],
   ];
 
-  /** Adds the CORS headers a response lacks (an upstream's own win). */
+  /**
+   * Adds the CORS headers a response lacks (an upstream's own win). Only cross-origin requests
+   * carry `Origin` (Fetch spec), and only they read these headers: other traffic is spared ~180
+   * bytes a response, the largest share of the gateway's own write cost in a profile.
+   */
   function corsHeaders(req: IncomingMessage, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
-    if (!cors.enabled) return into;
     const origin = req.headers[HEADERS.ORIGIN];
+    if (!cors.enabled || origin === undefined) return into;
     if (into['access-control-allow-origin'] === undefined) {
       // `*` cannot go with credentials (Fetch spec): echo the caller's origin instead, and say so in Vary.
       if (echoOrigin && origin !== undefined) {

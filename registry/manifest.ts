@@ -1,7 +1,7 @@
 import { Ajv, type SchemaObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { fieldPath, validateDocument, ValidationError } from './schema.js';
-import type { Acl, Service, VersionAcl } from './types.js';
+import { fieldPath, validateDocument, ValidationError, versionFlags } from './schema.js';
+import type { Acl, Service, ServiceVersion, VersionAcl } from './types.js';
 import { normalizeVersion } from './version.js';
 
 /**
@@ -33,16 +33,7 @@ export interface ManifestApi {
   access?: boolean | string[];
 }
 
-export interface ManifestVersion {
-  extKeyRequired: boolean;
-  oauth?: boolean;
-  urac?: boolean;
-  urac_Profile?: boolean;
-  urac_ACL?: boolean;
-  urac_Config?: boolean;
-  urac_GroupConfig?: boolean;
-  tenant_Profile?: boolean;
-  provision_ACL?: boolean;
+export interface ManifestVersion extends ServiceVersion {
   apis: ManifestApi[];
 }
 
@@ -78,15 +69,7 @@ const manifestSchema: SchemaObject = {
         additionalProperties: false,
         required: ['extKeyRequired', 'apis'],
         properties: {
-          extKeyRequired: { type: 'boolean' },
-          oauth: { type: 'boolean' },
-          urac: { type: 'boolean' },
-          urac_Profile: { type: 'boolean' },
-          urac_ACL: { type: 'boolean' },
-          urac_Config: { type: 'boolean' },
-          urac_GroupConfig: { type: 'boolean' },
-          tenant_Profile: { type: 'boolean' },
-          provision_ACL: { type: 'boolean' },
+          ...versionFlags.properties,
           apis: {
             type: 'array',
             items: {

@@ -220,7 +220,8 @@ export const tenantSchema: SchemaObject = {
   },
 };
 
-const versionFlags = {
+/** A service version's flags (also what a manifest version declares beside its APIs). */
+export const versionFlags = {
   type: 'object',
   additionalProperties: false,
   required: ['extKeyRequired'],

@@ -6,8 +6,12 @@ import type { Stage } from '../stage.js';
 import type { GatewayUser } from '../user.js';
 
 /** JSON with every non-ASCII character escaped: header values must be latin1, JSON stays equal. */
+const NON_ASCII = /[\u007f-\uffff]/;
+const NON_ASCII_ALL = /[\u007f-\uffff]/g;
+
 export function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const json = JSON.stringify(value);
+  return NON_ASCII.test(json) ? json.replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -121,35 +121,28 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     const tenant = tenantOf(req);
     const token = str(req.body, 'refresh_token');
     if (token === null) throw new ServiceError(400, 400, 'Missing parameters. "refresh_token" is required');
+    // A refresh token issued by SOAJS before the move is honoured the same way, then replaced by a Tessera pair.
+    const kind = SOAJS_TOKEN.test(token) ? 'legacyToken' : 'refreshToken';
     const invalid = () => new ServiceError(400, 400, 'Invalid refresh token');
-    if (SOAJS_TOKEN.test(token)) return legacyRefresh(token, tenant, invalid);
-    const stored = await store.get('refreshToken', sha256(token));
-    if (stored === null || stored.doc.expiresAt <= Date.now() || stored.doc.tenantId !== tenant.id) throw invalid();
-    try {
-      // Single use: of two concurrent refreshes with one token, one deletes it and the other conflicts.
-      if (!(await store.delete('refreshToken', stored.doc.id, { ifVersion: stored.version }))) throw invalid();
-    } catch (err) {
-      if (err instanceof ConflictError) throw invalid();
-      throw err;
-    }
-    const user = (await store.get('user', stored.doc.userId))?.doc;
-    if (user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) throw invalid();
-    return issue(user, tenant);
-  }
-
-  /** A refresh token issued by SOAJS before the move: single use like ours, then a Tessera pair. */
-  async function legacyRefresh(token: string, tenant: SoajsContext['tenant'], invalid: () => ServiceError) {
-    const stored = await store.get('legacyToken', sha256(token));
-    if (stored === null || stored.doc.type !== 'refresh' || stored.doc.expiresAt <= Date.now() || stored.doc.tenantId !== tenant.id) {
+    const stored = await store.get(kind, sha256(token));
+    const doc = stored?.doc;
+    if (
+      stored === null ||
+      doc === undefined ||
+      ('type' in doc && doc.type !== 'refresh') ||
+      doc.expiresAt <= Date.now() ||
+      doc.tenantId !== tenant.id
+    ) {
       throw invalid();
     }
     try {
-      if (!(await store.delete('legacyToken', stored.doc.id, { ifVersion: stored.version }))) throw invalid();
+      // Single use: of two concurrent refreshes with one token, one deletes it and the other conflicts.
+      if (!(await store.delete(kind, doc.id, { ifVersion: stored.version }))) throw invalid();
     } catch (err) {
       if (err instanceof ConflictError) throw invalid();
       throw err;
     }
-    const user = (await store.get('user', stored.doc.userId))?.doc;
+    const user = (await store.get('user', doc.userId))?.doc;
     if (user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) throw invalid();
     return issue(user, tenant);
   }

@@ -11,7 +11,9 @@ t.test('GET / answers 136 with HTTP 200, favicon and CORS preflight are built in
     result: false,
     errors: { codes: [136], details: [{ code: 136, message: 'Hello I am here! what do you want me to do!' }] },
   });
-  t.equal(hello.headers.get('access-control-allow-origin'), '*');
+  t.equal(hello.headers.get('access-control-allow-origin'), null, 'no Origin: not a CORS request');
+  const cross = await fetch(`${gw.url}/`, { headers: { origin: 'https://app.example' } });
+  t.equal(cross.headers.get('access-control-allow-origin'), 'https://app.example');
 
   const icon = await fetch(`${gw.url}/favicon.ico`);
   t.equal(icon.status, 200);

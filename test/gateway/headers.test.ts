@@ -287,13 +287,15 @@ t.test('HEAD is proxied as HEAD and answers without a body', async (t) => {
 });
 
 t.test('CORS headers on proxied responses', async (t) => {
+  // Only cross-origin requests carry Origin and read CORS headers: others get none.
   const plain = await call(gw.port, '/plain/x');
-  t.equal(plain.headers['access-control-allow-origin'], '*');
-  t.equal(plain.headers['access-control-allow-credentials'], 'true');
-  t.match(plain.headers['access-control-expose-headers'] ?? '', /key/);
+  t.equal(plain.headers['access-control-allow-origin'], undefined, 'no Origin, no CORS headers');
+  t.equal(plain.headers['access-control-expose-headers'], undefined);
 
   const withOrigin = await call(gw.port, '/plain/x', { origin: 'https://app.example' });
   t.equal(withOrigin.headers['access-control-allow-origin'], 'https://app.example', 'origin echoed with credentials');
+  t.equal(withOrigin.headers['access-control-allow-credentials'], 'true');
+  t.match(withOrigin.headers['access-control-expose-headers'] ?? '', /key/);
   t.match(withOrigin.headers['vary'] ?? '', /\bOrigin\b/i);
 
   const own = await call(gw.port, '/custom/acao', { origin: 'https://app.example' });
