@@ -25,9 +25,11 @@ async function storedFromPem(pem: string): Promise<SigningKey> {
   };
 }
 
-async function generated(): Promise<SigningKey> {
+/** The id of the key generated on an empty store; later keys (rotation, configured) get their own. */
+const FIRST_KID = 'tessera-1';
+
+async function generated(kid = randomBytes(12).toString('hex')): Promise<SigningKey> {
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const kid = randomBytes(12).toString('hex');
   return {
     kid,
     alg: 'ES256',
@@ -51,14 +53,15 @@ export async function activeSigningKey(store: Store, keyFile?: string): Promise<
   } else {
     wanted = existing.sort((a, b) => b.createdAt - a.createdAt)[0] ?? null;
     if (wanted === null) {
-      const fresh = await generated();
+      // Several processes may start on an empty store at once: the first key takes a fixed id, so
+      // the store's compare-and-set lets exactly one be written and the others read it.
+      const fresh = await generated(FIRST_KID);
       try {
         await store.put('signingKey', fresh, { ifVersion: 0 });
         wanted = fresh;
       } catch (err) {
         ignoreConflict(err);
-        // Another process generated one at the same time: use the newest.
-        wanted = (await store.list('signingKey')).map((v) => v.doc).sort((a, b) => b.createdAt - a.createdAt)[0]!;
+        wanted = (await store.get('signingKey', FIRST_KID))!.doc;
       }
     }
   }
