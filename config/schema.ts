@@ -23,6 +23,8 @@ export interface Config {
     /** Default upstream timeout, seconds, when a service sets none (SOAJS requestTimeout). */
     requestSeconds: number;
     connectSeconds: number;
+    /** Longest a client may take to send a whole request, body included (slow-upload guard). */
+    clientRequestSeconds: number;
     healthCheckSeconds: number;
     keepAliveSeconds: number;
   };
@@ -95,11 +97,12 @@ export const configSchema: JSONSchemaType<Config> = {
     timeouts: {
       type: 'object',
       additionalProperties: false,
-      required: ['requestSeconds', 'connectSeconds', 'healthCheckSeconds', 'keepAliveSeconds'],
+      required: ['requestSeconds', 'connectSeconds', 'clientRequestSeconds', 'healthCheckSeconds', 'keepAliveSeconds'],
       default: filledByDefaults,
       properties: {
         requestSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 30 },
         connectSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 600, default: 5 },
+        clientRequestSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 300 },
         healthCheckSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 5 },
         keepAliveSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 4 },
       },
@@ -112,7 +115,8 @@ export const configSchema: JSONSchemaType<Config> = {
       properties: {
         enabled: { type: 'boolean', default: true },
         origin: { type: 'string', default: '*' },
-        credentials: { type: 'boolean', default: true },
+        // Off by default: with it on and origin `*`, every site's origin is reflected with credentials.
+        credentials: { type: 'boolean', default: false },
         methods: { type: 'string', default: 'GET,HEAD,PUT,PATCH,POST,DELETE' },
         headers: {
           type: 'string',
@@ -211,6 +215,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_DEMO: 'demo',
   TESSERA_REQUEST_TIMEOUT: 'timeouts.requestSeconds',
   TESSERA_CONNECT_TIMEOUT: 'timeouts.connectSeconds',
+  TESSERA_CLIENT_REQUEST_TIMEOUT: 'timeouts.clientRequestSeconds',
   TESSERA_HEALTH_CHECK_INTERVAL: 'timeouts.healthCheckSeconds',
   TESSERA_CORS: 'cors.enabled',
   TESSERA_CORS_ORIGIN: 'cors.origin',

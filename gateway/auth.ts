@@ -27,6 +27,8 @@ export interface TokenClaims {
   readonly ims: number;
   /** Expiry, ms. */
   readonly expMs: number;
+  /** Signing key; a verified token dies with its key when the key leaves the registry. Null: a SOAJS token. */
+  readonly kid: string | null;
 }
 
 export const TOKEN_ISSUER = 'tessera';
@@ -88,7 +90,7 @@ export class TokenAuthenticator implements Authenticator {
     const toClaims = (v: Awaited<ReturnType<DocCache<'legacyToken'>['lookup']>>): TokenClaims | Denial => {
       if (v === null || v.doc.type !== 'access') return ERRORS.TOKEN_INVALID;
       const d = v.doc;
-      return { token, sub: d.userId, tid: d.tenantId, env: d.env.toLowerCase(), jti: `legacy-${id.slice(0, 32)}`, ims: 0, expMs: d.expiresAt };
+      return { token, kid: null, sub: d.userId, tid: d.tenantId, env: d.env.toLowerCase(), jti: `legacy-${id.slice(0, 32)}`, ims: 0, expMs: d.expiresAt };
     };
     let found: ReturnType<DocCache<'legacyToken'>['lookup']>;
     try {
@@ -116,7 +118,8 @@ export class TokenAuthenticator implements Authenticator {
       return key;
     };
     try {
-      const { payload } = await jwtVerify(token, getKey, { algorithms: ['ES256'], issuer: TOKEN_ISSUER, currentDate: new Date(this.#now()) });
+      const verified = await jwtVerify(token, getKey, { algorithms: ['ES256'], issuer: TOKEN_ISSUER, currentDate: new Date(this.#now()) });
+      const { payload } = verified;
       const { sub, tid, env, jti, ims, exp } = payload as Record<string, unknown>;
       if (
         typeof sub !== 'string' ||
@@ -129,12 +132,15 @@ export class TokenAuthenticator implements Authenticator {
         this.#rejected.set(fingerprint(token), { token, denial: ERRORS.TOKEN_INVALID });
         return ERRORS.TOKEN_INVALID;
       }
-      const claims: TokenClaims = { token, sub, tid, env, jti, ims, expMs: exp * 1000 };
+      const { protectedHeader } = verified;
+      const claims: TokenClaims = { token, sub, tid, env, jti, ims, expMs: exp * 1000, kid: protectedHeader.kid ?? null };
       this.#verified.set(fingerprint(token), claims);
       return claims;
     } catch (err) {
       const denial = err instanceof joseErrors.JWTExpired ? ERRORS.TOKEN_EXPIRED : ERRORS.TOKEN_INVALID;
-      this.#rejected.set(fingerprint(token), { token, denial });
+      // An unknown kid may be a key this gateway's snapshot does not have yet (just created or
+      // rotated): refuse now, but do not remember the refusal.
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) this.#rejected.set(fingerprint(token), { token, denial });
       return denial;
     }
   }
@@ -143,6 +149,7 @@ export class TokenAuthenticator implements Authenticator {
     const snap = ctx.snapshot;
     if (c.expMs <= this.#now()) return ERRORS.TOKEN_EXPIRED;
     if (c.env !== snap.env) return ERRORS.TOKEN_INVALID;
+    if (c.kid !== null && !snap.signingKeys.has(c.kid)) return ERRORS.TOKEN_INVALID;
     if (snap.revokedTokens.has(c.jti)) return ERRORS.TOKEN_INVALID;
     const before = snap.revokedBefore.get(c.sub);
     if (before !== undefined && c.ims < before) return ERRORS.TOKEN_INVALID;

@@ -186,7 +186,12 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     runPipeline(stages, ctx, afterPipeline);
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0 }, onRequest);
+  // requestTimeout bounds a whole request, body included: a client trickling an upload must not
+  // hold one of the upstream pool's connections forever.
+  const server = createServer(
+    { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: config.timeouts.clientRequestSeconds * 1000 },
+    onRequest,
+  );
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

@@ -49,7 +49,11 @@ function normalizeAccess(a: Access | undefined): Access {
   return a === true;
 }
 
-/** path-to-regexp 0.1 semantics as SOAJS uses them: case-sensitive, optional trailing slash, `:name` = one segment. */
+/**
+ * path-to-regexp semantics (optional trailing slash, `:name` = one segment) but case-insensitive:
+ * Express, which most SOAJS services run on, routes `/ADMIN/users` to `/admin/users`, so an ACL
+ * that told them apart would let the first through as an unlisted API (SOAJS matched case-sensitively).
+ */
 export function pathToRegExp(path: string): RegExp {
   let src = '';
   for (const segment of path.split('/').slice(1)) {
@@ -57,7 +61,7 @@ export function pathToRegExp(path: string): RegExp {
     if (param) src += param[2] ? '(?:/([^/]+?))?' : '/([^/]+?)';
     else src += `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`;
   }
-  return new RegExp(`^${src}/?$`);
+  return new RegExp(`^${src}/?$`, 'i');
 }
 
 function compileMethod(m: MethodAcl, access: Access, inheritedRestricted: boolean): EffectiveAcl {
@@ -66,12 +70,12 @@ function compileMethod(m: MethodAcl, access: Access, inheritedRestricted: boolea
   for (const [path, api] of Object.entries(m.apis ?? {})) {
     const compiled = Object.freeze({ access: normalizeAccess(api.access) });
     if (path.includes('/:')) regex.push({ re: pathToRegExp(path), api: compiled });
-    else apis.set(path, compiled);
+    else apis.set(path.toLowerCase(), compiled);
   }
   for (const r of m.apisRegExp ?? []) {
     let re: RegExp;
     try {
-      re = new RegExp(r.regExp);
+      re = new RegExp(r.regExp, 'i');
     } catch {
       throw new Error(`has an invalid regular expression ${JSON.stringify(r.regExp)}`);
     }
@@ -136,9 +140,9 @@ export function effectiveFor(v: CompiledVersionAcl, method: string): EffectiveAc
   return v.methods[key] ?? (ACL_METHODS.includes(key) ? v.base : (v.methods.other ?? v.base));
 }
 
-/** Exact path first, else the last matching regular expression (SOAJS). */
+/** Exact path first (case-insensitive, see pathToRegExp), else the last matching regular expression (SOAJS). */
 export function matchApi(acl: EffectiveAcl, path: string): CompiledApi | null {
-  const exact = acl.apis.get(path);
+  const exact = acl.apis.get(path.toLowerCase());
   if (exact) return exact;
   let found: CompiledApi | null = null;
   for (const r of acl.regex) if (r.re.test(path)) found = r.api;

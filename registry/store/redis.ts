@@ -116,6 +116,10 @@ export class RedisStore implements Store {
   readonly #listeners = new Set<(e: ChangeEvent) => void>();
   readonly #opts: RedisStoreOptions;
   #lastVersion = 0;
+  /** What the previous poll read: a later poll reading less means Redis lost data (replaced, restarted empty). */
+  #lastPolled = 0;
+  /** A version a poll saw ahead of the messages; resync only if the messages still lag at the next poll. */
+  #suspect: number | null = null;
   #poll: NodeJS.Timeout | null = null;
   #polling = false;
   #closed = false;
@@ -159,8 +163,9 @@ export class RedisStore implements Store {
     // A re-subscribe after a reconnect may have missed changes: compare versions now (a resync only
     // if something moved; dropping caches while the command connection is still down would turn
     // served keys into 503s). If Redis is not answering yet, the next poll does it.
-    this.#subscriber.on('ready', () => void this.#pollVersion());
+    this.#subscriber.on('ready', () => void this.#afterReconnect());
     this.#lastVersion = Number((await this.#client.get(this.#key('version'))) ?? 0);
+    this.#lastPolled = this.#lastVersion;
     await this.#applySeed();
     this.#poll = setInterval(() => void this.#pollVersion(), this.#opts.pollMs ?? 1000);
     this.#poll.unref();
@@ -191,14 +196,38 @@ export class RedisStore implements Store {
     this.#emit(e);
   }
 
+  /**
+   * Just resubscribed: whatever moved while we were away was missed, so a different version means
+   * resync now. If Redis is not answering yet, the periodic poll does it.
+   */
+  async #afterReconnect(): Promise<void> {
+    try {
+      const v = Number((await this.#client.get(this.#key('version'))) ?? 0);
+      this.#lastPolled = v;
+      this.#suspect = null;
+      if (v !== this.#lastVersion) {
+        this.#lastVersion = v;
+        this.#emit({ version: v, kind: '*', id: '', op: 'put' });
+      }
+    } catch {
+      // the poll will notice
+    }
+  }
+
   async #pollVersion(): Promise<void> {
     if (this.#polling || this.#closed) return;
     this.#polling = true;
     try {
       const v = Number((await this.#client.get(this.#key('version'))) ?? 0);
-      // Behind: a message was lost (or Redis was replaced). Both mean: trust no cache.
-      if (v > this.#lastVersion || v < this.#lastVersion) {
+      const replaced = v < this.#lastPolled;
+      // A version ahead of the messages may just be a message in flight: only a gap that is still
+      // there one poll later means a lost message.
+      const lost = this.#suspect !== null && this.#lastVersion < this.#suspect;
+      this.#lastPolled = v;
+      this.#suspect = v > this.#lastVersion ? v : null;
+      if (replaced || lost) {
         this.#lastVersion = v;
+        this.#suspect = null;
         this.#emit({ version: v, kind: '*', id: '', op: 'put' });
       }
     } catch {

@@ -225,10 +225,15 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
           const caller = req.soajs?.urac;
           const userId = req.params['userId'] ?? '';
           if (!caller) throw new ServiceError(401, 401, 'You need to be logged in.');
-          if (caller._id !== userId && !caller.groups.includes('owner')) {
-            throw new ServiceError(403, 403, 'Only the user or an owner may revoke these tokens');
-          }
           if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new ServiceError(400, 400, 'Invalid user id');
+          if (caller._id !== userId) {
+            // An owner acts for the tenant of the key it called with, and only on that tenant's members.
+            const target = (await store.get('user', userId))?.doc;
+            const tenantId = tenantOf(req).id;
+            if (!caller.groups.includes('owner') || target === undefined || groupsIn(target, tenantId) === null) {
+              throw new ServiceError(403, 403, "Only the user, or an owner of the user's tenant, may revoke these tokens");
+            }
+          }
           const now = Date.now();
           await store.put('revocation', { id: `user:${userId}`, before: now, expiresAt: now + opts.accessTokenSeconds * 1000 });
           let count = 0;

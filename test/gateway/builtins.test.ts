@@ -2,7 +2,7 @@ import t from 'tap';
 import { startTestGateway } from '../helpers/gateway.js';
 
 t.test('GET / answers 136 with HTTP 200, favicon and CORS preflight are built in', async (t) => {
-  const gw = await startTestGateway();
+  const gw = await startTestGateway({ config: { 'cors.credentials': true } });
   t.teardown(() => gw.close());
 
   const hello = await fetch(`${gw.url}/`);
@@ -43,4 +43,13 @@ t.test('absolute-form request targets are routed by their path (RFC 9112 §3.2.2
   });
   t.match(answer, /^HTTP\/1\.1 404 /, 'unknown service, not a malformed path');
   t.match(answer, /"codes":\[130\]/);
+});
+
+t.test('by default CORS reflects no origin and allows no credentials', async (t) => {
+  const gw = await startTestGateway();
+  t.teardown(() => gw.close());
+  const r = await fetch(`${gw.url}/`, { headers: { origin: 'https://evil.example' } });
+  t.equal(r.headers.get('access-control-allow-origin'), '*');
+  t.equal(r.headers.get('access-control-allow-credentials'), null);
+  t.equal(r.headers.get('vary'), null);
 });

@@ -75,7 +75,8 @@ const tenants: Tenant[] = [
   },
 ];
 
-const gw = await startTestGateway({ products, tenants, services });
+// Credentials on: the origin is echoed (with Vary), which is what these tests look at.
+const gw = await startTestGateway({ products, tenants, services, config: { 'cors.credentials': true } });
 t.teardown(() => gw.close());
 const echo = await startEchoService();
 t.teardown(() => echo.close());

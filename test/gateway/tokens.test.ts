@@ -277,6 +277,30 @@ t.test('tokens and users at the gateway', async (t) => {
     t.equal((await login(gw.url, KEY, 'soajsuser', 'old-soajs-pw')).status, 200, 'and still logs in');
   });
 
+  t.test('a verified token dies with its signing key; an unknown kid is not remembered', async (t) => {
+    const token = await tokenOf('alice');
+    t.equal((await get('/svc/private', token)).status, 200);
+    const keyDoc = (await gw.store.get('signingKey', oauth.kid))!;
+    await gw.store.delete('signingKey', oauth.kid);
+    await settle(gw);
+    t.same((await get('/svc/private', token)).body, soajsError(401, 'The access token provided is invalid.'), 'key removed: token refused although cached');
+    await gw.store.put('signingKey', keyDoc.doc);
+    await settle(gw);
+    t.equal((await get('/svc/private', token)).status, 200, 'key back: the same token works (the refusal was not cached)');
+  });
+
+  t.test('an owner may revoke the tokens of its own tenant\'s users only', async (t) => {
+    // An owner in the OTHER tenant (its key, its group) tries to revoke alice (tenant T1).
+    await gw.store.put('group', { id: `${OTHER}:owner`, code: 'owner', name: 'Owners', tenant: { id: OTHER, code: 'T2' } });
+    await gw.store.put('user', user('u00000000000000000000077', 'mallory', ['owner'], { tenant: { id: OTHER, code: 'T2' } }));
+    const r = await login(gw.url, OTHER_KEY, 'mallory', 'secret-1');
+    t.equal(r.status, 200);
+    const mallory = (r.body as TokenPair).access_token;
+    const attempt = await request(gw.url, `/oauth/tokens/user/u00000000000000000000001?access_token=${mallory}`, { method: 'DELETE', headers: { key: OTHER_KEY } });
+    t.equal(attempt.status, 403, 'refused');
+    t.equal((await get('/svc/private', alice)).status, 200, "alice's tokens still work");
+  });
+
   t.test('expired tokens', async (t) => {
     const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 1, refreshTokenSeconds: 600 });
     t.teardown(() => short.close());

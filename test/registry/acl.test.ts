@@ -211,7 +211,7 @@ t.test('/user/:id is one case-sensitive segment with an optional trailing slash'
   t.ok(re.test('/user/5/'));
   t.ok(re.test('/user/abc-DEF.x'));
   t.notOk(re.test('/user/5/x'));
-  t.notOk(re.test('/User/5'));
+  t.ok(re.test('/User/5'), 'case-insensitive, as Express routes');
   t.notOk(re.test('/user/'));
   t.notOk(re.test('/user'));
   t.notOk(re.test('/api/user/5'));
@@ -220,7 +220,7 @@ t.test('/user/:id is one case-sensitive segment with an optional trailing slash'
   t.equal(accessOf(v.base, '/user/5'), true);
   t.equal(accessOf(v.base, '/user/5/'), true);
   t.equal(accessOf(v.base, '/user/5/x'), 'no match');
-  t.equal(accessOf(v.base, '/User/5'), 'no match');
+  t.equal(accessOf(v.base, '/User/5'), true, 'case-insensitive');
 });
 
 t.test('pathToRegExp escapes literals and supports optional params', async (t) => {
@@ -298,4 +298,15 @@ t.test('compileAcl compiles every service, null for no ACL', async (t) => {
   t.equal(urac?.latest, '3');
   t.equal(acl?.get('legacy')?.versions, null);
   t.equal(compileAcl({})?.size, 0, 'an empty ACL is an empty map, not null');
+});
+
+t.test('API matching ignores case: Express routes /ADMIN/users to /admin/users, so the ACL must too', async (t) => {
+  const { compileServiceAcl: compile, versionAcl: va, effectiveFor: eff, matchApi: match } = await import('../../registry/acl.js');
+  const s = compile({ '1': { access: false, apis: { '/admin/users': { access: ['owner'] }, '/orders/:id': { access: true } } } });
+  const acl = eff(va(s, '1')!, 'GET');
+  t.same(match(acl, '/ADMIN/users')?.access, ['owner']);
+  t.same(match(acl, '/Admin/Users')?.access, ['owner']);
+  t.equal(match(acl, '/ORDERS/7')?.access, true);
+  const re = compile({ '1': { apisRegExp: [{ regExp: '^/secret', access: true }] } });
+  t.equal(match(eff(va(re, '1')!, 'GET'), '/SECRET/x')?.access, true);
 });
