@@ -214,7 +214,12 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     if (route === '/heartbeat') body = payload();
     else if (route === '/awarenessStat') {
       const snap = deps.holder.current();
-      body = payload({ registryVersion: snap.version, hosts: balancer.stats() });
+      const m = process.memoryUsage();
+      body = payload({
+        registryVersion: snap.version,
+        hosts: balancer.stats(),
+        memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external },
+      });
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ result: false, ts: Date.now(), service: { service: 'tessera', type: 'rest', route } }));

@@ -78,6 +78,8 @@ t.test('example03 tenant-level walkthrough', async (t) => {
     t.same(svc.body, soajsError(142, 'extKeyRequired is ON for this service, Make sure your request is going through soajs.controller and a key is in the header'));
     const gw = await getJson(`http://127.0.0.1:${tessera.ports.maintenance}/heartbeat`);
     t.match(gw.body, { result: true, service: { service: 'tessera', type: 'rest', route: '/heartbeat' } });
+    const stat = await getJson(`http://127.0.0.1:${tessera.ports.maintenance}/awarenessStat`);
+    t.match(stat.body, { result: true, data: { registryVersion: Number, memory: { rss: Number, heapUsed: Number } } });
   });
 
   t.test('SIGTERM stops the process cleanly', async (t) => {
