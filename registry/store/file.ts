@@ -159,8 +159,7 @@ export class FileStore implements Store {
         if (other && (other.doc as User).id !== id) throw new DuplicateError('user', 'username', (valid as User).username);
       }
       if (kind === 'tenant') this.#checkKeysUnique(valid as Tenant);
-      const next = structuredClone(this.#state);
-      next.version += 1;
+      const next = this.#next(kind);
       (next.docs[kind] as Record<string, Entry>)[id] = { doc: valid, version: actual + 1 };
       this.#commit(next, { version: next.version, kind, id, op: 'put' });
       return actual + 1;
@@ -173,8 +172,7 @@ export class FileStore implements Store {
       const actual = current?.version ?? 0;
       if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
       if (!current) return false;
-      const next = structuredClone(this.#state);
-      next.version += 1;
+      const next = this.#next(kind);
       delete next.docs[kind][id];
       this.#commit(next, { version: next.version, kind, id, op: 'delete' });
       return true;
@@ -211,6 +209,16 @@ export class FileStore implements Store {
     const run = this.#queue.then(fn);
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The next state, copied only as deep as a write to `kind` changes it. Stored documents are never
+   * shared with callers (writes clone in, reads clone out), so untouched kinds and documents can be
+   * shared between the two states; a failed persist leaves the current state as it was.
+   */
+  #next(kind: DocKind): PersistedState {
+    const cur = this.#state;
+    return { ...cur, version: cur.version + 1, docs: { ...cur.docs, [kind]: { ...cur.docs[kind] } } };
   }
 
   /** Persist first: a write that cannot reach the disk is not applied (nothing half-written). */

@@ -369,3 +369,30 @@ t.test('writes from concurrent calls are serialised', async (t) => {
   );
   t.equal((await store.get('service', 'mixed'))?.version, 2);
 });
+
+t.test('a write that cannot be persisted changes nothing in memory either', async (t) => {
+  const { mkdtempSync: mk, rmSync: rm, mkdirSync: md, writeFileSync: wf } = await import('node:fs');
+  const { tmpdir: td } = await import('node:os');
+  const { join: j } = await import('node:path');
+  const { FileStore: Store } = await import('../../registry/store/file.js');
+  const dir = mk(j(td(), 'tessera-persist-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = new Store(dir, []);
+  await store.open();
+  t.teardown(() => store.close());
+  const svc = { name: 'p1', port: 4100, versions: { '1': { extKeyRequired: false } } };
+  await store.put('service', svc);
+  const before = await store.load();
+  // The rename onto registry.json now fails: a non-empty directory sits there.
+  rm(j(dir, 'registry.json'));
+  md(j(dir, 'registry.json'));
+  wf(j(dir, 'registry.json', 'x'), 'x');
+  const err = await store.put('service', { ...svc, port: 4200 }).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof Error, 'the write fails');
+  t.equal((await store.get('service', 'p1'))?.doc.port, 4100, 'the document is unchanged');
+  t.equal((await store.get('service', 'p1'))?.version, 1);
+  t.equal((await store.load()).version, before.version, 'the registry version is unchanged');
+  const err2 = await store.put('service', { ...svc, name: 'p2' }).then(() => null, (e: unknown) => e);
+  t.ok(err2 instanceof Error);
+  t.equal(await store.get('service', 'p2'), null, 'no half-added document');
+});
