@@ -65,7 +65,15 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
       '1',
     );
     await register(await startUrac({ port: config.services.urac.port, store }), '3');
-    await register(await startRegistry({ port: config.services.registry.port, store, env: config.env }), '1');
+    await register(
+      await startRegistry({
+        port: config.services.registry.port,
+        store,
+        env: config.env,
+        ...(config.soajs.keyPassword ? { soajsKeyPassword: config.soajs.keyPassword } : {}),
+      }),
+      '1',
+    );
     if (config.demo) await register(await startExample03({ port: config.services.example03.port }), '1');
   }
 

@@ -42,6 +42,10 @@ export interface Config {
     /** PKCS#8 PEM of an EC P-256 key to sign access tokens; absent: one is generated and kept in the store. */
     signingKeyFile?: string;
   };
+  soajs: {
+    /** The env's SOAJS key password: lets the registry issue ext keys in SOAJS's encrypted format. */
+    keyPassword?: string;
+  };
   /** What the `tessera` admin commands (tenants, keys) call: the registry API through a gateway. */
   admin: {
     url: string;
@@ -75,7 +79,7 @@ const filledByDefaults = {} as never;
 export const configSchema: JSONSchemaType<Config> = {
   type: 'object',
   additionalProperties: false,
-  required: ['env', 'gateway', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'admin', 'cache', 'services'],
+  required: ['env', 'gateway', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
   properties: {
     env: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'dev', description: 'environment code, lower case' },
     gateway: {
@@ -135,6 +139,13 @@ export const configSchema: JSONSchemaType<Config> = {
         refreshTokenSeconds: { type: 'integer', minimum: 1, maximum: 31536000, default: 1209600 },
         signingKeyFile: { type: 'string', minLength: 1, nullable: true },
       },
+    },
+    soajs: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: filledByDefaults,
+      properties: { keyPassword: { type: 'string', minLength: 1, nullable: true } },
     },
     admin: {
       type: 'object',
@@ -226,6 +237,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_ACCESS_TOKEN_SECONDS: 'oauth.accessTokenSeconds',
   TESSERA_REFRESH_TOKEN_SECONDS: 'oauth.refreshTokenSeconds',
   TESSERA_SIGNING_KEY_FILE: 'oauth.signingKeyFile',
+  TESSERA_SOAJS_KEY_PASSWORD: 'soajs.keyPassword',
   TESSERA_ADMIN_URL: 'admin.url',
   TESSERA_ADMIN_KEY: 'admin.key',
   TESSERA_ADMIN_TOKEN: 'admin.token',

@@ -15,6 +15,8 @@ export interface RegistryOptions {
   store: Store;
   /** Environment of this deployment: the default `env` of new ext keys. */
   env: string;
+  /** The env's SOAJS key password: enables `format: "soajs"` ext keys. */
+  soajsKeyPassword?: string;
 }
 
 /**
@@ -37,7 +39,7 @@ export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
       ...packageRoutes(store),
       ...tenantRoutes(store),
       ...applicationRoutes(store),
-      ...keyRoutes(store, opts.env),
+      ...keyRoutes(store, opts.env, opts.soajsKeyPassword),
       ...serviceRoutes(store),
       ...auditRoutes(store),
     ],

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashExtKey, keyHint, newInternalKey } from '../../registry/keys.js';
+import { encodeSoajsKey } from '../../registry/soajs-key.js';
 import type { Store } from '../../registry/store/types.js';
 import type { AppKey, ExtKey, Tenant } from '../../registry/types.js';
 import { ok } from '../kit/envelope.js';
@@ -45,8 +46,20 @@ function secretReply(plain: string, e: ExtKey, version: number, extra: Record<st
 }
 
 /** /tenants/:id/applications/:appId/keys: internal keys, their config and their ext keys. */
-export function keyRoutes(store: Store, env: string): Route[] {
+export function keyRoutes(store: Store, env: string, soajsKeyPassword?: string): Route[] {
   const base = '/tenants/:id/applications/:appId/keys';
+
+  /** A key in SOAJS's format for this tenant, application and internal key (configured password only). */
+  function soajsExtKey(tenant: Tenant, appId: string, iKey: string): { plain: string; hint: string } {
+    if (!soajsKeyPassword) throw errors.badRequest('body field "format": SOAJS-format keys need soajs.keyPassword (TESSERA_SOAJS_KEY_PASSWORD)');
+    const pkg = tenant.applications.find((a) => a.appId === appId)?.package ?? '';
+    try {
+      const plain = encodeSoajsKey({ tenantId: tenant.id, internalKey: iKey, packageCode: pkg }, soajsKeyPassword);
+      return { plain, hint: keyHint(plain) };
+    } catch (err) {
+      throw errors.badRequest(`body field "format": ${(err as Error).message}`);
+    }
+  }
 
   /** Changes key `:iKey` of the URL's application with `change`, and audits `action`. */
   async function writeKey(
@@ -164,7 +177,7 @@ export function keyRoutes(store: Store, env: string): Route[] {
           call,
           'create-ext-key',
           (k, tenant, written) => {
-            const made = newExtKey(tenant);
+            const made = body.format === 'soajs' ? soajsExtKey(tenant, call.req.params['appId']!, k.key) : newExtKey(tenant);
             plain = made.plain;
             written(k.extKeys.length);
             entry = compact({

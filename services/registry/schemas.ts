@@ -53,6 +53,8 @@ export interface KeyBody {
 }
 export type KeyConfigBody = Record<string, Record<string, unknown>>;
 export interface ExtKeyBody {
+  /** `soajs`: the key is built in SOAJS's encrypted format (for clients that parse their keys). */
+  format?: 'tessera' | 'soajs';
   env?: string;
   expDate?: number | string | null;
   geo?: CidrRules | null;
@@ -82,7 +84,14 @@ export const bodies = {
   key: c<KeyBody>(object({ config: keyConfig }, [])),
   keyConfig: c<KeyConfigBody>(keyConfig),
   extKey: c<ExtKeyBody>(
-    object({ ...pick(extKeyProps, ['env', 'expDate', 'geo', 'device']), label: { type: 'string', maxLength: 200 } }, []),
+    object(
+      {
+        ...pick(extKeyProps, ['env', 'expDate', 'geo', 'device']),
+        label: { type: 'string', maxLength: 200 },
+        format: { enum: ['tessera', 'soajs'] },
+      },
+      [],
+    ),
   ),
   rotate: c<RotateBody>(
     object({ overlapSeconds: { type: 'integer', minimum: 0, maximum: 366 * 86400 }, expDate: extKeyProps['expDate']! }, []),
