@@ -60,6 +60,46 @@ export class LruCache<K, V> {
   }
 }
 
+/**
+ * The store side of a read-through cache: concurrent misses for one id share one store read, and a
+ * read that overlapped an invalidation is returned to its callers but not remembered (it may have
+ * seen the old document).
+ */
+class ReadThrough<V> {
+  readonly #pending = new Map<string, Promise<V>>();
+  #epoch = 0;
+
+  load(id: string, read: () => Promise<V>, remember: (value: V) => void): Promise<V> {
+    const running = this.#pending.get(id);
+    if (running !== undefined) return running;
+    const epoch = this.#epoch;
+    const settle = () => {
+      // Only this read's own entry: an invalidation may have started a newer one for the id.
+      if (this.#pending.get(id) === p) this.#pending.delete(id);
+    };
+    const p: Promise<V> = read().then(
+      (value) => {
+        settle();
+        if (epoch === this.#epoch) remember(value);
+        return value;
+      },
+      (err: unknown) => {
+        settle();
+        throw err;
+      },
+    );
+    this.#pending.set(id, p);
+    return p;
+  }
+
+  /** Reads under way (of `id`, or all) may be stale: they are not remembered. */
+  invalidate(id?: string): void {
+    this.#epoch++;
+    if (id === undefined) this.#pending.clear();
+    else this.#pending.delete(id);
+  }
+}
+
 /** A cached user, or the knowledge that there is none (negative caching). */
 export type CachedUser = Versioned<User> | null;
 
@@ -70,9 +110,7 @@ export type CachedUser = Versioned<User> | null;
  */
 export class DocCache<K extends DocKind> {
   readonly #lru: LruCache<string, Versioned<DocByKind[K]> | null>;
-  readonly #pending = new Map<string, Promise<Versioned<DocByKind[K]> | null>>();
-  /** Bumped by every eviction: a read that started before one may be stale and is not cached. */
-  #epoch = 0;
+  readonly #reads = new ReadThrough<Versioned<DocByKind[K]> | null>();
   readonly #unsubscribe: () => void;
 
   constructor(
@@ -91,36 +129,22 @@ export class DocCache<K extends DocKind> {
   lookup(id: string): Versioned<DocByKind[K]> | null | Promise<Versioned<DocByKind[K]> | null> {
     const hit = this.#lru.get(id);
     if (hit !== undefined) return hit;
-    let p = this.#pending.get(id);
-    if (p === undefined) {
-      const epoch = this.#epoch;
-      p = this.store.get(this.kind, id).then(
-        (v) => {
-          this.#pending.delete(id);
-          if (epoch === this.#epoch) this.#lru.set(id, v);
-          return v;
-        },
-        (err: unknown) => {
-          this.#pending.delete(id);
-          throw err;
-        },
-      );
-      this.#pending.set(id, p);
-    }
-    return p;
+    return this.#reads.load(
+      id,
+      () => this.store.get(this.kind, id),
+      (v) => this.#lru.set(id, v),
+    );
   }
 
   evict(id: string): void {
-    this.#epoch++;
+    this.#reads.invalidate(id);
     this.#lru.delete(id);
-    this.#pending.delete(id);
   }
 
   /** After missed change events (a resync): nothing cached can be trusted. */
   clear(): void {
-    this.#epoch++;
+    this.#reads.invalidate();
     this.#lru.clear();
-    this.#pending.clear();
   }
 
   get size(): number {
@@ -148,11 +172,10 @@ export class UserCache extends DocCache<'user'> {
  */
 export class KeyCache {
   readonly #lru: LruCache<string, KeyEntry | null>;
-  readonly #pending = new Map<string, Promise<KeyEntry | null>>();
+  readonly #reads = new ReadThrough<KeyEntry | null>();
   /** tenant id -> hashes cached for it (for eviction). */
   readonly #byTenant = new Map<string, Set<string>>();
   readonly #negative = new Set<string>();
-  #epoch = 0;
   readonly #unsubscribe: () => void;
 
   constructor(
@@ -182,23 +205,14 @@ export class KeyCache {
 
   /** Reads the key's tenant from the store. Rejects when the store fails: the caller denies (503). */
   load(hash: string): Promise<KeyEntry | null> {
-    let p = this.#pending.get(hash);
-    if (p !== undefined) return p;
-    const epoch = this.#epoch;
-    p = this.store.findTenantByKeyHash(hash).then(
-      (found) => {
-        this.#pending.delete(hash);
-        const entry = found === null ? null : (keyEntriesOf(found.doc, this.env).get(hash) ?? null);
-        if (epoch === this.#epoch) this.#remember(hash, entry);
-        return entry;
+    return this.#reads.load(
+      hash,
+      async () => {
+        const found = await this.store.findTenantByKeyHash(hash);
+        return found === null ? null : (keyEntriesOf(found.doc, this.env).get(hash) ?? null);
       },
-      (err: unknown) => {
-        this.#pending.delete(hash);
-        throw err;
-      },
+      (entry) => this.#remember(hash, entry),
     );
-    this.#pending.set(hash, p);
-    return p;
   }
 
   #remember(hash: string, entry: KeyEntry | null): void {
@@ -213,20 +227,19 @@ export class KeyCache {
   }
 
   evictTenant(tenantId: string): void {
-    this.#epoch++;
+    // A read under way may be for a new key of this tenant, or a negative one it now makes wrong.
+    this.#reads.invalidate();
     for (const h of this.#byTenant.get(tenantId) ?? []) this.#lru.delete(h);
     this.#byTenant.delete(tenantId);
     for (const h of this.#negative) this.#lru.delete(h);
     this.#negative.clear();
-    this.#pending.clear();
   }
 
   clear(): void {
-    this.#epoch++;
+    this.#reads.invalidate();
     this.#lru.clear();
     this.#byTenant.clear();
     this.#negative.clear();
-    this.#pending.clear();
   }
 
   get size(): number {

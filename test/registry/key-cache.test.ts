@@ -349,3 +349,38 @@ t.test('RegistrySync.waitFor resolves for changes that need no rebuild (tenants,
   const waited = await Promise.race([sync.waitFor(v).then(() => 'resolved'), new Promise((r) => setTimeout(() => r('timeout'), 2000))]);
   t.equal(waited, 'resolved');
 });
+
+t.test('a stale read finishing never drops the newer read of the same id', async (t) => {
+  const { mkdtempSync: mk, rmSync: rm } = await import('node:fs');
+  const { tmpdir: td } = await import('node:os');
+  const { join: j } = await import('node:path');
+  const { FileStore: Store } = await import('../../registry/store/file.js');
+  const { UserCache } = await import('../../registry/cache.js');
+  /** The real store, each read held until the test lets it go. */
+  class HeldStore extends Store {
+    readonly gates: (() => void)[] = [];
+    override async get<K extends import('../../registry/types.js').DocKind>(kind: K, id: string) {
+      await new Promise<void>((resolve) => this.gates.push(resolve));
+      return super.get(kind, id);
+    }
+  }
+  const dir = mk(j(td(), 'tessera-readthrough-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = new HeldStore(dir, []);
+  await store.open();
+  t.teardown(() => store.close());
+  const users = new UserCache(store, 10);
+  t.teardown(() => users.close());
+  const first = users.lookup('u1') as Promise<unknown>;
+  users.evict('u1');
+  const second = users.lookup('u1') as Promise<unknown>;
+  t.not(first, second, 'an eviction starts a new read');
+  await new Promise((r) => setImmediate(r));
+  store.gates.shift()!();
+  await first;
+  t.equal(users.lookup('u1'), second, 'the newer read is still the one shared');
+  store.gates.shift()!();
+  await second;
+  t.equal(users.lookup('u1'), null, 'and its answer is cached (no user: a negative entry)');
+  t.equal(store.gates.length, 0, 'no third store read');
+});
