@@ -5,7 +5,8 @@ import t from 'tap';
 import { RedisStore } from '../../registry/store/redis.js';
 import type { Product } from '../../registry/types.js';
 import { DEMO_KEYS, soajsError } from '../helpers/demo.js';
-import { errorCode, hit, pollUntil, round2, startRedisServer, startTesseraOnRedis, unhandledRejections } from './redis-e2e.js';
+import { startRedis } from '../helpers/redis.js';
+import { errorCode, hit, pollUntil, round2, startTesseraOnRedis, unhandledRejections } from './redis-e2e.js';
 
 /**
  * Redis dies under traffic (SIGKILL) and comes back on the same port with its AOF (fsync always,
@@ -32,13 +33,13 @@ interface Sample {
 }
 
 t.test('the gateway rides out a Redis crash and heals when it returns', async (t) => {
-  const redis = await startRedisServer({ persist: true });
+  const redis = await startRedis({ persist: true });
   const cleanup: (() => Promise<unknown>)[] = [() => redis.stop()];
   t.teardown(async () => {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
   });
   const prefix = `e2e-faults-${process.pid}-${randomBytes(4).toString('hex')}:`;
-  const url = redis.url(prefix);
+  const url = `${redis.url}?prefix=${encodeURIComponent(prefix)}`;
   const gw = await startTesseraOnRedis(url);
   cleanup.push(() => gw.stop());
 
@@ -84,7 +85,7 @@ t.test('the gateway rides out a Redis crash and heals when it returns', async (t
   const chaos = async () => {
     await sleep(KILL_AT);
     killedAt = performance.now();
-    await redis.kill('SIGKILL');
+    await redis.kill();
     // Let the gateway's connections notice, then try a key it has never seen.
     await sleep(300);
     outageProbe = await buildName(DEMO_KEYS.TNT3);

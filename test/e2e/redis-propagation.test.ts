@@ -10,11 +10,11 @@ import {
   percentile,
   pollUntil,
   round2,
-  startRedisServer,
   startTesseraOnRedis,
   unhandledRejections,
-  type TesseraOnRedis,
 } from './redis-e2e.js';
+import type { TesseraProcess } from '../helpers/process.js';
+import { startRedis } from '../helpers/redis.js';
 
 /**
  * Two Tessera processes (gateway A and gateway B) follow one Redis registry: a change written to
@@ -42,25 +42,25 @@ function withoutExample03(prod: Product): Product {
 }
 
 t.test('registry changes made through one gateway are enforced by the other (one Redis)', async (t) => {
-  const redis = await startRedisServer();
+  const redis = await startRedis();
   const cleanup: (() => Promise<unknown>)[] = [() => redis.stop()];
   t.teardown(async () => {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
   });
-  const url = redis.url(`e2e-prop-${process.pid}-${randomBytes(4).toString('hex')}:`);
+  const url = `${redis.url}?prefix=${encodeURIComponent(`e2e-prop-${process.pid}-${randomBytes(4).toString('hex')}:`)}`;
 
   // Both start on the empty registry at once and seed it idempotently (the loser of each race skips).
   const started = await Promise.allSettled([startTesseraOnRedis(url), startTesseraOnRedis(url)]);
   for (const s of started) if (s.status === 'fulfilled') cleanup.push(() => s.value.stop());
   for (const s of started) if (s.status === 'rejected') throw s.reason;
-  const [A, B] = started.map((s) => (s as PromiseFulfilledResult<TesseraOnRedis>).value) as [TesseraOnRedis, TesseraOnRedis];
+  const [A, B] = started.map((s) => (s as PromiseFulfilledResult<TesseraProcess>).value) as [TesseraProcess, TesseraProcess];
   t.not(A.ports.gateway, B.ports.gateway, 'two gateways on two ports');
 
   const store = new RedisStore({ url, onError: () => undefined });
   await store.open();
   cleanup.push(() => store.close());
 
-  const buildName = (gw: TesseraOnRedis, key: string, token?: string) =>
+  const buildName = (gw: TesseraProcess, key: string, token?: string) =>
     hit(`${gw.url}${BUILD_NAME}`, token === undefined ? { key } : { key, access_token: token });
   const is = (status: number, body: unknown) => (r: { status: number; text: string }) => {
     try {

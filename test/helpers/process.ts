@@ -13,6 +13,8 @@ export interface TesseraProcess {
   readonly ports: { gateway: number; maintenance: number; services: Record<string, number> };
   readonly dataDir: string;
   readonly output: string[];
+  alive(): boolean;
+  /** Signals the process (SIGKILL after 5 s), waits for it, removes its data dir; the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -20,9 +22,14 @@ export interface TesseraProcess {
  * Starts `node dist/bin/tessera.js start` the way `npm start` does (demo data, embedded store), on
  * free ports and a temp data dir, and waits for its `ready` log line.
  */
-export async function startTesseraProcess(env: Record<string, string> = {}, timeoutMs = 15_000): Promise<TesseraProcess> {
+export async function startTesseraProcess(
+  env: Record<string, string> = {},
+  timeoutMs = 15_000,
+  /** More arguments to `start`, e.g. `['--workers', '1']`. */
+  args: readonly string[] = [],
+): Promise<TesseraProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
-  const proc = spawn(process.execPath, ['dist/bin/tessera.js', 'start'], {
+  const proc = spawn(process.execPath, ['dist/bin/tessera.js', 'start', ...args], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env['PATH'] ?? '',
@@ -39,6 +46,18 @@ export async function startTesseraProcess(env: Record<string, string> = {}, time
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (alive()) {
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+    return proc.exitCode;
+  };
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tessera did not become ready:\n${output.join('')}`)), timeoutMs);
     let buffered = '';
@@ -65,6 +84,10 @@ export async function startTesseraProcess(env: Record<string, string> = {}, time
       clearTimeout(timer);
       reject(new Error(`tessera exited with ${code}:\n${output.join('')}`));
     });
+  }).catch(async (err: unknown) => {
+    // Never leave a process that did not come up behind.
+    await stop('SIGKILL');
+    throw err;
   });
   const ports = {
     gateway: ready['gateway'] as number,
@@ -77,13 +100,7 @@ export async function startTesseraProcess(env: Record<string, string> = {}, time
     ports,
     dataDir,
     output,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (proc.exitCode !== null) return proc.exitCode;
-      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-      proc.kill(signal);
-      const code = await exited;
-      rmSync(dataDir, { recursive: true, force: true });
-      return code;
-    },
+    alive,
+    stop,
   };
 }

@@ -22,7 +22,7 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** SIGKILL: a crash. Waits for the process to be gone. */
   kill(): Promise<void>;
-  /** Starts it again on the same port and directory (nothing persisted: it comes back empty). */
+  /** Starts it again on the same port and directory (empty unless started with `persist`). */
   restart(): Promise<void>;
 }
 
@@ -73,8 +73,19 @@ function exited(proc: ChildProcess): Promise<void> {
 }
 
 /** Starts redis-server on `port`, resolves once it answers PING; rejects (process killed) otherwise. */
-async function launch(port: number, dir: string, output: string[]): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+async function launch(port: number, dir: string, output: string[], persist: boolean): Promise<ChildProcess> {
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--dir',
+    dir,
+    // AOF with fsync on every write: the data survives a SIGKILL, as in production.
+    ...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+  ];
   const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
   proc.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
@@ -94,8 +105,14 @@ async function launch(port: number, dir: string, output: string[]): Promise<Chil
   throw new Error(`redis-server :${port} not ready within ${READY_TIMEOUT_MS} ms:\n${output.join('')}`);
 }
 
+export interface TestRedisOptions {
+  /** Keep data across a kill/restart (AOF, fsync always). Default: nothing persisted. */
+  persist?: boolean;
+}
+
 /** A private redis-server on a free port; call `stop()` in `t.teardown`. */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(opts: TestRedisOptions = {}): Promise<TestRedis> {
+  const persist = opts.persist ?? false;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-'));
   const output: string[] = [];
   let proc: ChildProcess | null = null;
@@ -111,7 +128,7 @@ export async function startRedis(): Promise<TestRedis> {
   for (let attempt = 0; attempt < 3 && proc === null; attempt++) {
     port = await freePort();
     try {
-      proc = await launch(port, dir, output);
+      proc = await launch(port, dir, output, persist);
     } catch (err) {
       lastError = err;
     }
@@ -140,7 +157,7 @@ export async function startRedis(): Promise<TestRedis> {
     async restart() {
       if (stopped) throw new Error('redis-server was stopped');
       await kill('SIGKILL');
-      proc = await launch(port, dir, output);
+      proc = await launch(port, dir, output, persist);
     },
     async stop() {
       if (stopped) return;
