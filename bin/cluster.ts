@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
-import { errorFields, type Log } from './log.js';
+import type { Log } from './log.js';
+import { onShutdown } from './shutdown.js';
 import { startTessera, type Tessera } from './start.js';
 
 interface ReadyMessage {
@@ -23,9 +24,7 @@ export async function runCluster(config: Readonly<Config>, workers: number, log:
   if (cluster.isWorker) {
     const t = await startTessera(config, log, { services: false });
     process.send?.({ type: 'tessera:ready', gateway: t.ports.gateway, maintenance: t.ports.maintenance } satisfies ReadyMessage);
-    const stop = () => void t.close().finally(() => process.exit(0));
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    onShutdown(log, () => t.close());
     return;
   }
 
@@ -68,12 +67,10 @@ export async function runCluster(config: Readonly<Config>, workers: number, log:
 
   for (let i = 0; i < workers; i++) fork();
 
-  const stop = (signal: string) => {
-    if (stopping) return;
+  onShutdown(log, async () => {
     stopping = true;
-    log('info', 'stopping', { signal });
     const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    Promise.all(
+    await Promise.all(
       alive.map(
         (w) =>
           new Promise<void>((resolve) => {
@@ -81,16 +78,7 @@ export async function runCluster(config: Readonly<Config>, workers: number, log:
             w.process.kill('SIGTERM');
           }),
       ),
-    )
-      .then(() => t.close())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log('error', 'shutdown failed', errorFields(err));
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+    );
+    await t.close();
+  });
 }

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { openStore } from '../registry/store/open.js';
 import { AdminError, keysCommand, tenantsCommand } from './admin.js';
 import { runCluster } from './cluster.js';
+import { onShutdown } from './shutdown.js';
 import { importCommand } from './import.js';
 import { registerCommand } from './register.js';
 import { errorFields, log } from './log.js';
@@ -75,21 +76,7 @@ async function start(args: string[]): Promise<void> {
     maintenance: t.ports.maintenance,
     services: t.ports.services,
   });
-  let closing = false;
-  const stop = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    log('info', 'stopping', { signal });
-    t.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log('error', 'shutdown failed', errorFields(err));
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  onShutdown(log, () => t.close());
 }
 
 async function seed(args: string[]): Promise<void> {
