@@ -15,7 +15,6 @@ export type TokenSource = 'query' | 'header' | 'bearer';
 export class RequestContext {
   /** Pinned once: the request never sees two registry versions. */
   readonly snapshot: Snapshot;
-  readonly startedAt: number;
   clientIp = '';
   /** Normalised path without query. */
   path = '/';
@@ -54,6 +53,5 @@ export class RequestContext {
     snapshot: Snapshot,
   ) {
     this.snapshot = snapshot;
-    this.startedAt = Date.now();
   }
 }
