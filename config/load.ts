@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, ENV_VARS, type Config } from './schema.js';
+import { newAjv } from './ajv.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -15,7 +15,7 @@ export interface LoadOptions {
   overrides?: Readonly<Record<string, unknown>>;
 }
 
-const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true, allowUnionTypes: true });
+const ajv = newAjv({ useDefaults: true, coerceTypes: true, allErrors: true, allowUnionTypes: true });
 const validate = ajv.compile<Config>(configSchema);
 
 /** Reads YAML + `TESSERA_*` + overrides, validates against the one schema, deep-freezes. */

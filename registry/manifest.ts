@@ -1,8 +1,9 @@
-import { Ajv, type SchemaObject } from 'ajv';
+import { type SchemaObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { fieldPath, validateDocument, ValidationError, versionFlags } from './schema.js';
 import type { Acl, Service, ServiceVersion, VersionAcl } from './types.js';
 import { normalizeVersion } from './version.js';
+import { newAjv } from '../config/ajv.js';
 
 /**
  * A service owner's declaration (YAML): what SOAJS services declare (name, versions, ports, flags,
@@ -103,7 +104,7 @@ const manifestSchema: SchemaObject = {
   },
 };
 
-const validateManifest = new Ajv({ allErrors: false, strict: false }).compile<Manifest>(manifestSchema);
+const validateManifest = newAjv({ allErrors: false, strict: false }).compile<Manifest>(manifestSchema);
 
 /** Parses and validates a manifest; errors name the field (`manifest: field "versions.1.apis[0].method" …`). */
 export function parseManifest(text: string): Manifest {

@@ -1,8 +1,9 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
-import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
+import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import { compileServiceAcl } from './acl.js';
 import { compileCidrs } from './net.js';
 import type { DocByKind, DocKind, EnvAcl } from './types.js';
+import { newAjv } from '../config/ajv.js';
 
 const access = {
   description: 'false/absent: public; true: logged-in user; list: user in one of these groups',
@@ -431,7 +432,7 @@ export class ValidationError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+const ajv = newAjv({ allErrors: false, strict: false });
 ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
 
 const validators: { [K in DocKind]: ValidateFunction<DocByKind[K]> } = {

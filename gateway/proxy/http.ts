@@ -155,7 +155,8 @@ export function proxyRequest(ctx: RequestContext, upstream: Upstream, opts: Prox
   const handler = new ProxyHandler(ctx, upstream, opts.hooks);
   const timeout = ctx.service!.requestTimeout ?? opts.timeoutMs;
   (ctx.res as ServerResponse & { [kHandler]?: ProxyHandler })[kHandler] = handler;
-  ctx.res.once('close', onClientClose);
+  // `on`, not `once`: a response closes once, and `once` wraps the listener in a new closure per request.
+  ctx.res.on('close', onClientClose);
   const body = hasBody(ctx) ? ctx.req : null;
   opts.pools.get(upstream.origin).dispatch(
     {

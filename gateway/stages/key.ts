@@ -1,4 +1,4 @@
-import type { KeyCache, KeyEntry } from '../../registry/cache.js';
+import { LruCache, type KeyCache, type KeyEntry } from '../../registry/cache.js';
 import { hashExtKey, isWellFormedExtKey } from '../../registry/keys.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
@@ -10,8 +10,12 @@ import { queryParam } from './url.js';
  * key: ext key from header `key` or `?key=` → tenant, application, package, key config. A key that
  * is sent must be valid even where the service needs none (SOAJS).
  */
-export function createKeyStage(keys: KeyCache, opts: { now?: () => number } = {}): Stage {
+export function createKeyStage(keys: KeyCache, opts: { now?: () => number; digests?: number } = {}): Stage {
   const now = opts.now ?? Date.now;
+  // SHA-256 of the same key on every request is the largest piece of this stage. Only keys that
+  // resolved go in, so a flood of made-up keys cannot push the real ones out. What it holds is no
+  // secret the process does not see anyway (every request carries the key in clear).
+  const digests = new LruCache<string, string>(opts.digests ?? 10_000);
   function accept(ctx: RequestContext, extKey: string, entry: KeyEntry | null): Denial | null {
     if (entry === null || entry.expires <= now()) return ERRORS.KEY_UNKNOWN;
     if (entry.env !== ctx.snapshot.env) return ERRORS.KEY_ENV;
@@ -27,14 +31,26 @@ export function createKeyStage(keys: KeyCache, opts: { now?: () => number } = {}
       let extKey: string | undefined | null = Array.isArray(header) ? header[0] : header;
       if (extKey === undefined || extKey === '') extKey = queryParam(ctx.query, HEADERS.KEY);
       if (extKey === undefined || extKey === '') return null;
-      if (extKey === null || !isWellFormedExtKey(extKey)) return ERRORS.KEY_UNKNOWN;
-      const hash = hashExtKey(extKey);
+      if (extKey === null) return ERRORS.KEY_UNKNOWN;
+      let hash = digests.get(extKey);
+      const known = hash !== undefined;
+      if (hash === undefined) {
+        if (!isWellFormedExtKey(extKey)) return ERRORS.KEY_UNKNOWN;
+        hash = hashExtKey(extKey);
+      }
       const cached = keys.get(hash);
-      if (cached !== undefined) return accept(ctx, extKey, cached);
+      if (cached !== undefined) {
+        if (!known && cached !== null) digests.set(extKey, hash);
+        return accept(ctx, extKey, cached);
+      }
       const key = extKey;
       // A cold key costs one store round trip; a store that cannot answer denies (fail closed).
+      const digest = hash;
       return keys.load(hash).then(
-        (entry) => accept(ctx, key, entry),
+        (entry) => {
+          if (entry !== null) digests.set(key, digest);
+          return accept(ctx, key, entry);
+        },
         () => ERRORS.REGISTRY_UNAVAILABLE,
       );
     },

@@ -1,7 +1,8 @@
-import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
+import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import { fieldPath, productSchema, serviceSchema, tenantSchema } from '../../registry/schema.js';
 import type { CidrRules, DeviceRules, EnvAcl, Package, Product, Service, Tenant } from '../../registry/types.js';
 import { errors } from './errors.js';
+import { newAjv } from '../../config/ajv.js';
 
 /**
  * Request body shapes of the registry service, built from the registry's document schemas so the
@@ -66,7 +67,7 @@ export interface RotateBody {
   expDate?: number | string | null;
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+const ajv = newAjv({ allErrors: false, strict: false });
 ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
 
 const c = <T>(schema: SchemaObject): ValidateFunction<T> => ajv.compile<T>(schema);

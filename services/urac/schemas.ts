@@ -1,7 +1,8 @@
-import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
+import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import { fieldPath, userSchema } from '../../registry/schema.js';
 import type { UserConfig } from '../../registry/types.js';
 import { ServiceError } from '../kit/envelope.js';
+import { newAjv } from '../../config/ajv.js';
 
 /** Request body schemas of the urac service, compiled once at load. Unknown fields are refused. */
 
@@ -89,7 +90,7 @@ export interface AddGroupBody {
 
 export type EditGroupBody = Partial<Omit<AddGroupBody, 'code'>>;
 
-const ajv = new Ajv({ allErrors: false, strict: true });
+const ajv = newAjv({ allErrors: false, strict: true });
 
 function compile<T>(properties: Record<string, unknown>, required: string[], extra: Record<string, unknown> = {}): ValidateFunction<T> {
   return ajv.compile<T>({ type: 'object', additionalProperties: false, required, properties, ...extra });
