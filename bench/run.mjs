@@ -7,6 +7,7 @@
 //   npm run bench                 3 rounds × (2 s warm-up + 8 s) per contender    (≈ 4 min)
 //   npm run bench -- --quick      1 round  × (1 s warm-up + 3 s)  per contender   (< 1 min)
 //   options: --rounds N --duration S --warmup S --connections N --only id,id --no-write
+//            --tool auto|wrk|autocannon   (auto: wrk for every row when installed, else autocannon)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -26,7 +27,7 @@ const HARNESS_PID = process.pid;
 // options
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: null, duration: null, warmup: null, connections: 50, pipelining: 1, only: null, write: true };
+  const o = { quick: false, rounds: null, duration: null, warmup: null, connections: 50, pipelining: 1, only: null, write: true, tool: 'auto' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -41,6 +42,10 @@ function parseArgs(argv) {
     else if (a === '--connections') o.connections = Math.floor(num());
     else if (a === '--only') o.only = String(argv[++i] ?? '').split(',').filter(Boolean);
     else if (a === '--no-write') o.write = false;
+    else if (a === '--tool') {
+      o.tool = String(argv[++i] ?? '');
+      if (!['auto', 'wrk', 'autocannon'].includes(o.tool)) throw new Error('--tool is auto, wrk or autocannon');
+    }
     else if (a === '--help' || a === '-h') {
       process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 9).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
@@ -105,6 +110,8 @@ function portInUse(port) {
 
 const children = new Map(); // pid -> { name, proc }
 let canPin = false;
+/** 'wrk' or 'autocannon', chosen once in main(). */
+let loadTool = 'autocannon';
 
 /** `taskset -c <cpu> cmd args` when pinning is possible. */
 function pinned(cpu, cmd, args) {
@@ -588,7 +595,7 @@ async function load(target, o) {
   const x0 = treeTicks(proxy);
   const h0 = process.cpuUsage();
   const w0 = Date.now();
-  const r = await loadOnce(target, o);
+  const r = await (loadTool === 'wrk' ? loadOnceWrk(target, o) : loadOnce(target, o));
   const m1 = machineTicks();
   // CPU time the proxy (with its workers) spent per request, warm-up included: far less sensitive
   // to neighbours than req/s.
@@ -605,6 +612,72 @@ async function load(target, o) {
     r.wallMs = Date.now() - w0;
   }
   return r;
+}
+
+/** wrk's latency figure (`812.00us`, `1.23ms`, `2.01s`) in ms. */
+function wrkMs(text) {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text ?? '');
+  if (!m) return null;
+  return Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1);
+}
+
+function parseWrk(out) {
+  const num = (re) => Number(re.exec(out)?.[1] ?? 0);
+  const total = num(/(\d+) requests in/);
+  const seconds = wrkMs(/requests in ([\d.]+(?:us|ms|s)),/.exec(out)?.[1]) / 1000;
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    total,
+    seconds,
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+    errors: sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) : 0,
+    timeouts: sock ? Number(sock[4]) : 0,
+    p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
+    p90: wrkMs(/^\s+90%\s+(\S+)/m.exec(out)?.[1]),
+    p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
+  };
+}
+
+/**
+ * One wrk run (a warm-up run first, discarded), pinned beside the upstream. wrk is C: it leaves the
+ * load core far more room than autocannon, so the direct and nginx rows are not capped by the tool.
+ * `times` after it reports wrk's own CPU, which the harness needs to tell its load from others'.
+ */
+function loadOnceWrk(target, o) {
+  const hdr = Object.entries(target.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const q = (a) => `'${String(a).replace(/'/g, `'\\''`)}'`;
+  const wrk = (d) => ['wrk', '-t1', `-c${o.connections}`, `-d${d}s`, '--latency', '--timeout', '10s', ...hdr, target.url].map(q).join(' ');
+  const script = `${o.warmup > 0 ? `${wrk(o.warmup)} && echo '---measured---' && ` : "echo '---measured---' && "}${wrk(o.duration)} && times`;
+  const [c, a] = pinned(1, 'sh', ['-c', script]);
+  return new Promise((resolveLoad, reject) => {
+    const proc = spawn(c, a, { cwd: BENCH_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    const entry = { name: 'wrk', proc, exited: false };
+    children.set(proc.pid, entry);
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (err += d));
+    const guard = setTimeout(() => proc.kill('SIGKILL'), (o.duration + o.warmup + 30) * 1000);
+    proc.once('exit', (code) => {
+      clearTimeout(guard);
+      entry.exited = true;
+      children.delete(proc.pid);
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`);
+        const [warm, measured] = out.split('---measured---\n');
+        const w = o.warmup > 0 ? parseWrk(warm) : { total: 0 };
+        const m = parseWrk(measured);
+        if (!m.total) throw new Error(`no requests in: ${measured.slice(0, 500)}`);
+        // `times`: shell's own line, then the children's (wrk's) user and system time.
+        const t = /\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(measured);
+        const cpuMs = t ? (Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4])) * 1000 : 0;
+        resolveLoad({ tool: 'wrk', url: target.url, duration: m.seconds, connections: o.connections, pipelining: 1, ...m, warmupRequests: w.total, cpuMs });
+      } catch (e) {
+        reject(new Error(`wrk run failed (${e.message}): ${err.slice(-1500)}`));
+      }
+    });
+  });
 }
 
 function loadOnce(target, o) {
@@ -733,8 +806,8 @@ function section(o, ctx, rows, info) {
   return `## ${o.mode === 'quick' ? 'Quick run' : 'Full run'} (\`npm run bench${o.mode === 'quick' ? ' -- --quick' : ''}\`) — ${date}
 
 - **machine**: ${info.nproc} CPUs (\`nproc\`), ${info.model}; Node ${info.node}
-- **pinning**: ${canPin ? 'taskset: the proxy under test on CPU 0; autocannon, the upstream and this harness on CPU 1' : 'none (taskset missing or a single CPU): every process shares every CPU'}
-- **load**: autocannon ${v.autocannon}, ${o.connections} connections, pipelining ${o.pipelining}, ${o.rounds} round(s) × (${o.warmup} s warm-up + ${o.duration} s measured) per contender, contenders interleaved within each round; the table gives the median over rounds of each column (req/s = autocannon's mean of per-second samples; p50/p99 from every 2xx response time, sub-millisecond; proxy CPU µs/req = user + system CPU time of the proxy's processes over the requests it served, warm-up included)
+- **pinning**: ${canPin ? `taskset: the proxy under test on CPU 0; ${loadTool}, the upstream and this harness on CPU 1` : 'none (taskset missing or a single CPU): every process shares every CPU'}
+- **load**: ${loadTool === 'wrk' ? `wrk (${v.wrk})` : `autocannon ${v.autocannon}`}, ${o.connections} connections, pipelining ${o.pipelining}, ${o.rounds} round(s) × (${o.warmup} s warm-up + ${o.duration} s measured) per contender, contenders interleaved within each round; the table gives the median over rounds of each column (req/s = autocannon's mean of per-second samples; p50/p99 from every 2xx response time, sub-millisecond; proxy CPU µs/req = user + system CPU time of the proxy's processes over the requests it served, warm-up included)
 - **wrk**: ${v.wrk ?? 'not installed: every row is autocannon\'s'}; **nginx**: ${v.nginx ?? 'not on PATH: row skipped'}
 - **versions**: Tessera ${info.tessera} at ${info.commit}, dist built ${info.built}; undici ${v.undici} (baseline; Tessera uses its own ${v.tesseraUndici}), fast-gateway ${v['fast-gateway']} (fast-proxy-lite ${v['fast-proxy-lite']}, restana ${v.restana}), fastify ${v.fastify}, @fastify/http-proxy ${v['@fastify/http-proxy']} (@fastify/reply-from ${v['@fastify/reply-from']})
 - **noise**: ${fmt(ctx.idleBefore, 0)}% of the machine's CPU time was busy with other processes in the second before the bench; "other CPU %" is the share of all CPUs' time used by processes not started by the bench during each measurement (median over rounds; the machine is shared, a high figure makes that row's numbers unreliable)
@@ -758,6 +831,8 @@ async function main() {
   const started = Date.now();
   const nproc = Number(sh('nproc', []) ?? cpus().length);
   canPin = which('taskset') !== null && nproc >= 2;
+  loadTool = o.tool === 'auto' ? (which('wrk') ? 'wrk' : 'autocannon') : o.tool;
+  if (loadTool === 'wrk' && !which('wrk')) throw new Error('--tool wrk: wrk is not on PATH');
   if (canPin) {
     // The harness itself (and so every child not pinned elsewhere) goes to CPU 1 with the load.
     spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
@@ -787,12 +862,12 @@ async function main() {
           return 'unknown';
         }
       })(),
-      wrk: which('wrk') ? `installed (${which('wrk')}) but not used: this harness measures with autocannon only` : null,
+      wrk: which('wrk') ? `${sh('sh', ['-c', 'wrk -v 2>&1 | head -1']) ?? 'wrk'} (${which('wrk')})${loadTool === 'wrk' ? ': every row measured with it' : ': installed, not used (--tool autocannon)'}` : null,
       nginx: null,
     },
   };
   log(`tessera bench — ${o.mode}: ${o.rounds} round(s) × (${o.warmup} s warm-up + ${o.duration} s), ${o.connections} connections, pipelining ${o.pipelining}`);
-  log(`pinning: ${canPin ? 'proxy on CPU 0, autocannon + upstream + harness on CPU 1' : 'off'}; dist: ${DIST}`);
+  log(`pinning: ${canPin ? 'proxy on CPU 0, ${loadTool} + upstream + harness on CPU 1' : 'off'}; load tool: ${loadTool}; dist: ${DIST}`);
 
   const q0 = machineTicks();
   await sleep(1000);
@@ -834,6 +909,7 @@ async function main() {
       if (!row.target) continue;
       const r = await load(row.target, o);
       row.runs.push(r);
+      row.tool = r.tool;
       const bad = r.non2xx > 0 || r.errors > 0 || r.timeouts > 0;
       log(
         `round ${round}/${o.rounds}  ${row.id.padEnd(16)} ${fmt(r.rps).padStart(8)} req/s  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}  proxy CPU ${fmt(r.cpuUsPerReq, 1)} µs/req  other CPU ${fmt(r.foreignPct, 0)}%  steal ${fmt(r.stealPct, 0)}%`,
