@@ -640,19 +640,14 @@ function parseWrk(out) {
 }
 
 /**
- * One wrk run (a warm-up run first, discarded), pinned beside the upstream. wrk is C: it leaves the
- * load core far more room than autocannon, so the direct and nginx rows are not capped by the tool.
- * `times` after it reports wrk's own CPU, which the harness needs to tell its load from others'.
+ * Runs one load generator (pinned beside the upstream, tracked as a child, killed if it overruns)
+ * and hands its stdout to `parse` once it exits 0.
  */
-function loadOnceWrk(target, o) {
-  const hdr = Object.entries(target.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-  const q = (a) => `'${String(a).replace(/'/g, `'\\''`)}'`;
-  const wrk = (d) => ['wrk', '-t1', `-c${o.connections}`, `-d${d}s`, '--latency', '--timeout', '10s', ...hdr, target.url].map(q).join(' ');
-  const script = `${o.warmup > 0 ? `${wrk(o.warmup)} && echo '---measured---' && ` : "echo '---measured---' && "}${wrk(o.duration)} && times`;
-  const [c, a] = pinned(1, 'sh', ['-c', script]);
+function runLoadProcess(name, cmd, args, o, parse) {
+  const [c, a] = pinned(1, cmd, args);
   return new Promise((resolveLoad, reject) => {
     const proc = spawn(c, a, { cwd: BENCH_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
-    const entry = { name: 'wrk', proc, exited: false };
+    const entry = { name, proc, exited: false };
     children.set(proc.pid, entry);
     let out = '';
     let err = '';
@@ -665,46 +660,39 @@ function loadOnceWrk(target, o) {
       children.delete(proc.pid);
       try {
         if (code !== 0) throw new Error(`exit ${code}`);
-        const [warm, measured] = out.split('---measured---\n');
-        const w = o.warmup > 0 ? parseWrk(warm) : { total: 0 };
-        const m = parseWrk(measured);
-        if (!m.total) throw new Error(`no requests in: ${measured.slice(0, 500)}`);
-        // `times`: shell's own line, then the children's (wrk's) user and system time.
-        const t = /\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(measured);
-        const cpuMs = t ? (Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4])) * 1000 : 0;
-        resolveLoad({ tool: 'wrk', url: target.url, duration: m.seconds, connections: o.connections, pipelining: 1, ...m, warmupRequests: w.total, cpuMs });
+        resolveLoad(parse(out));
       } catch (e) {
-        reject(new Error(`wrk run failed (${e.message}): ${err.slice(-1500)}`));
+        reject(new Error(`${name} run failed (${e.message}): ${err.slice(-1500)}`));
       }
     });
   });
 }
 
+/**
+ * One wrk run (a warm-up run first, discarded). wrk is C: it leaves the load core far more room
+ * than autocannon, so the direct and nginx rows are not capped by the tool. `times` after it
+ * reports wrk's own CPU, which the harness needs to tell its load from others'.
+ */
+function loadOnceWrk(target, o) {
+  const hdr = Object.entries(target.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const q = (a) => `'${String(a).replace(/'/g, `'\\''`)}'`;
+  const wrk = (d) => ['wrk', '-t1', `-c${o.connections}`, `-d${d}s`, '--latency', '--timeout', '10s', ...hdr, target.url].map(q).join(' ');
+  const script = `${o.warmup > 0 ? `${wrk(o.warmup)} && ` : ''}echo '---measured---' && ${wrk(o.duration)} && times`;
+  return runLoadProcess('wrk', 'sh', ['-c', script], o, (out) => {
+    const [warm, measured] = out.split('---measured---\n');
+    const w = o.warmup > 0 ? parseWrk(warm) : { total: 0 };
+    const m = parseWrk(measured);
+    if (!m.total) throw new Error(`no requests in: ${measured.slice(0, 500)}`);
+    // `times`: shell's own line, then the children's (wrk's) user and system time.
+    const t = /\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(measured);
+    const cpuMs = t ? (Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4])) * 1000 : 0;
+    return { tool: 'wrk', url: target.url, duration: m.seconds, connections: o.connections, pipelining: 1, ...m, warmupRequests: w.total, cpuMs };
+  });
+}
+
 function loadOnce(target, o) {
   const spec = JSON.stringify({ url: target.url, headers: target.headers, connections: o.connections, pipelining: o.pipelining, duration: o.duration, warmup: o.warmup });
-  const [c, a] = pinned(1, process.execPath, [join(BENCH_DIR, 'lib', 'load.mjs'), spec]);
-  return new Promise((resolveLoad, reject) => {
-    const proc = spawn(c, a, { cwd: BENCH_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
-    const entry = { name: 'autocannon', proc, exited: false };
-    children.set(proc.pid, entry);
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d) => (out += d));
-    proc.stderr.on('data', (d) => (err += d));
-    const guard = setTimeout(() => proc.kill('SIGKILL'), (o.duration + o.warmup + 30) * 1000);
-    proc.once('exit', (code) => {
-      clearTimeout(guard);
-      entry.exited = true;
-      children.delete(proc.pid);
-      const line = out.trim().split('\n').pop();
-      try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        resolveLoad(JSON.parse(line));
-      } catch (e) {
-        reject(new Error(`autocannon run failed (${e.message}): ${err.slice(-1500)}`));
-      }
-    });
-  });
+  return runLoadProcess('autocannon', process.execPath, [join(BENCH_DIR, 'lib', 'load.mjs'), spec], o, (out) => JSON.parse(out.trim().split('\n').pop()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -867,7 +855,7 @@ async function main() {
     },
   };
   log(`tessera bench — ${o.mode}: ${o.rounds} round(s) × (${o.warmup} s warm-up + ${o.duration} s), ${o.connections} connections, pipelining ${o.pipelining}`);
-  log(`pinning: ${canPin ? 'proxy on CPU 0, ${loadTool} + upstream + harness on CPU 1' : 'off'}; load tool: ${loadTool}; dist: ${DIST}`);
+  log(`pinning: ${canPin ? `proxy on CPU 0, ${loadTool} + upstream + harness on CPU 1` : 'off'}; load tool: ${loadTool}; dist: ${DIST}`);
 
   const q0 = machineTicks();
   await sleep(1000);
