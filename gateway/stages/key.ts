@@ -32,23 +32,19 @@ export function createKeyStage(keys: KeyCache, opts: { now?: () => number; diges
       if (extKey === undefined || extKey === '') extKey = queryParam(ctx.query, HEADERS.KEY);
       if (extKey === undefined || extKey === '') return null;
       if (extKey === null) return ERRORS.KEY_UNKNOWN;
-      let hash = digests.get(extKey);
-      const known = hash !== undefined;
-      if (hash === undefined) {
-        if (!isWellFormedExtKey(extKey)) return ERRORS.KEY_UNKNOWN;
-        hash = hashExtKey(extKey);
-      }
+      const memo = digests.get(extKey);
+      if (memo === undefined && !isWellFormedExtKey(extKey)) return ERRORS.KEY_UNKNOWN;
+      const hash = memo ?? hashExtKey(extKey);
       const cached = keys.get(hash);
       if (cached !== undefined) {
-        if (!known && cached !== null) digests.set(extKey, hash);
+        if (memo === undefined && cached !== null) digests.set(extKey, hash);
         return accept(ctx, extKey, cached);
       }
       const key = extKey;
       // A cold key costs one store round trip; a store that cannot answer denies (fail closed).
-      const digest = hash;
       return keys.load(hash).then(
         (entry) => {
-          if (entry !== null) digests.set(key, digest);
+          if (entry !== null) digests.set(key, hash);
           return accept(ctx, key, entry);
         },
         () => ERRORS.REGISTRY_UNAVAILABLE,
