@@ -16,7 +16,9 @@ export interface TokenClaims {
    * The last resolution of this token (a token is normally used with one key): reused while the
    * user document, the key entry and the snapshot are the very same objects.
    */
-  last?: { entry: CachedUser; key: unknown; snapshot: unknown; user: GatewayUser };
+  last?: { entry: CachedUser; key: unknown; serial: number; user: GatewayUser };
+  /** Serial of the snapshot whose env, signing keys and revocations this token last passed: they hold for all of it. */
+  passedIn: number;
   /** User id. */
   readonly sub: string;
   /** Tenant id of the key used at login: the token is bound to it. */
@@ -90,7 +92,7 @@ export class TokenAuthenticator implements Authenticator {
     const toClaims = (v: Awaited<ReturnType<DocCache<'legacyToken'>['lookup']>>): TokenClaims | Denial => {
       if (v === null || v.doc.type !== 'access') return ERRORS.TOKEN_INVALID;
       const d = v.doc;
-      return { token, kid: null, sub: d.userId, tid: d.tenantId, env: d.env.toLowerCase(), jti: `legacy-${id.slice(0, 32)}`, ims: 0, expMs: d.expiresAt };
+      return { token, kid: null, sub: d.userId, tid: d.tenantId, env: d.env.toLowerCase(), jti: `legacy-${id.slice(0, 32)}`, ims: 0, expMs: d.expiresAt, passedIn: -1 };
     };
     let found: ReturnType<DocCache<'legacyToken'>['lookup']>;
     try {
@@ -133,7 +135,7 @@ export class TokenAuthenticator implements Authenticator {
         return ERRORS.TOKEN_INVALID;
       }
       const { protectedHeader } = verified;
-      const claims: TokenClaims = { token, sub, tid, env, jti, ims, expMs: exp * 1000, kid: protectedHeader.kid ?? null };
+      const claims: TokenClaims = { token, sub, tid, env, jti, ims, expMs: exp * 1000, kid: protectedHeader.kid ?? null, passedIn: -1 };
       this.#verified.set(fingerprint(token), claims);
       return claims;
     } catch (err) {
@@ -148,11 +150,14 @@ export class TokenAuthenticator implements Authenticator {
   #resolve(c: TokenClaims, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial> {
     const snap = ctx.snapshot;
     if (c.expMs <= this.#now()) return ERRORS.TOKEN_EXPIRED;
-    if (c.env !== snap.env) return ERRORS.TOKEN_INVALID;
-    if (c.kid !== null && !snap.signingKeys.has(c.kid)) return ERRORS.TOKEN_INVALID;
-    if (snap.revokedTokens.has(c.jti)) return ERRORS.TOKEN_INVALID;
-    const before = snap.revokedBefore.get(c.sub);
-    if (before !== undefined && c.ims < before) return ERRORS.TOKEN_INVALID;
+    if (c.passedIn !== snap.serial) {
+      if (c.env !== snap.env) return ERRORS.TOKEN_INVALID;
+      if (c.kid !== null && !snap.signingKeys.has(c.kid)) return ERRORS.TOKEN_INVALID;
+      if (snap.revokedTokens.has(c.jti)) return ERRORS.TOKEN_INVALID;
+      const before = snap.revokedBefore.get(c.sub);
+      if (before !== undefined && c.ims < before) return ERRORS.TOKEN_INVALID;
+      c.passedIn = snap.serial;
+    }
     if (ctx.key !== null && c.tid !== ctx.key.tenant.id) return ERRORS.USER_UNAUTHORIZED;
     let user: CachedUser | Promise<CachedUser>;
     try {
@@ -171,9 +176,9 @@ export class TokenAuthenticator implements Authenticator {
 
   #finish(entry: CachedUser, c: TokenClaims, ctx: RequestContext): GatewayUser | Denial {
     const last = c.last;
-    if (last !== undefined && last.entry === entry && last.key === ctx.key && last.snapshot === ctx.snapshot) return last.user;
+    if (last !== undefined && last.entry === entry && last.key === ctx.key && last.serial === ctx.snapshot.serial) return last.user;
     const r = this.#finishSlow(entry, c, ctx);
-    if (!('body' in r)) c.last = { entry, key: ctx.key, snapshot: ctx.snapshot, user: r };
+    if (!('body' in r)) c.last = { entry, key: ctx.key, serial: ctx.snapshot.serial, user: r };
     return r;
   }
 

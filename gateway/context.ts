@@ -3,6 +3,7 @@ import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/
 import type { KeyEntry } from '../registry/cache.js';
 import type { PackageEntry, ServiceEntry, Snapshot } from '../registry/snapshot.js';
 import type { ServiceVersion } from '../registry/types.js';
+import { ClientHeaders } from './client-headers.js';
 import type { GatewayUser } from './user.js';
 
 export type AclLevel = 'user' | 'application' | 'package';
@@ -15,6 +16,8 @@ export type TokenSource = 'query' | 'header' | 'bearer';
 export class RequestContext {
   /** Pinned once: the request never sees two registry versions. */
   readonly snapshot: Snapshot;
+  /** The client's headers as the gateway reads them, and the list forwarded upstream. */
+  readonly headers: ClientHeaders;
   clientIp = '';
   /** Normalised path without query. */
   path = '/';
@@ -53,5 +56,6 @@ export class RequestContext {
     snapshot: Snapshot,
   ) {
     this.snapshot = snapshot;
+    this.headers = new ClientHeaders(req.headers);
   }
 }

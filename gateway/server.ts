@@ -12,7 +12,7 @@ import { ERRORS, type Denial } from './errors.js';
 import { HEADERS } from './headers.js';
 import { createStages, runPipeline } from './pipeline.js';
 import { Balancer } from './proxy/balancer.js';
-import { proxyRequest, type ProxyHooks } from './proxy/http.js';
+import { headerIndex, proxyRequest, type ProxyHooks } from './proxy/http.js';
 import { PoolSet } from './proxy/pools.js';
 import type { Authenticator } from './stages/token.js';
 
@@ -102,6 +102,21 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     return into;
   }
 
+  /** `corsHeaders` for a proxied response's flat header list (what `writeHead` gets from the proxy). */
+  function corsInto(origin: string, out: string[]): void {
+    if (headerIndex(out, 'access-control-allow-origin') === -1) {
+      if (echoOrigin) {
+        out.push('access-control-allow-origin', origin);
+        const vary = headerIndex(out, 'vary');
+        if (vary === -1) out.push('vary', 'Origin');
+        else out[vary + 1] = mergeVary(out[vary + 1], 'Origin');
+      } else {
+        out.push('access-control-allow-origin', cors.origin);
+      }
+    }
+    for (const [name, value] of corsFixed) if (headerIndex(out, name) === -1) out.push(name, value);
+  }
+
   function sendDenial(ctx: RequestContext, d: Denial): void {
     const res = ctx.res;
     if (res.headersSent || res.destroyed) return;
@@ -116,7 +131,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       sendDenial(ctx, d);
     },
     decorate(ctx, headers) {
-      corsHeaders(ctx.req, headers);
+      if (cors.enabled && ctx.headers.origin !== undefined) corsInto(ctx.headers.origin, headers);
     },
     unreachable(u: Upstream) {
       balancer.markDown(u);
@@ -125,12 +140,12 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   };
   const proxyOpts = { pools, hooks, timeoutMs: config.timeouts.requestSeconds * 1000 };
 
-  function clientIp(req: IncomingMessage): string {
-    const socketIp = plainIp(req.socket.remoteAddress ?? '');
+  function clientIp(ctx: RequestContext): string {
+    const socketIp = plainIp(ctx.req.socket.remoteAddress ?? '');
     if (trusted === null || !ipIn(trusted, socketIp)) return socketIp;
     // Rightmost address not one of our proxies: anything left of it was written by the client.
-    const xff = req.headers[HEADERS.X_FORWARDED_FOR];
-    if (typeof xff !== 'string') return socketIp;
+    const xff = ctx.headers.xForwardedFor;
+    if (xff === undefined) return socketIp;
     const hops = xff.split(',');
     for (let i = hops.length - 1; i >= 0; i--) {
       const ip = plainIp(hops[i]!.trim());
@@ -182,7 +197,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       res.end(ERRORS.REGISTRY_UNAVAILABLE.body);
       return;
     }
-    ctx.clientIp = clientIp(req);
+    ctx.clientIp = clientIp(ctx);
     runPipeline(stages, ctx, afterPipeline);
   }
 

@@ -1,5 +1,5 @@
 import type { CompiledAcl } from '../registry/acl.js';
-import type { KeyEntry } from '../registry/cache.js';
+import type { InjectMemo } from '../registry/key-entries.js';
 
 /** The user a verified token resolves to, as seen from the key's tenant. */
 export interface GatewayUser {
@@ -17,8 +17,8 @@ export interface GatewayUser {
   /** `user.config.keys[<internal key>].config`, deep-merged over the key config for the service. */
   readonly config: Readonly<Record<string, unknown>> | null;
   /**
-   * Serialised inject parts by `service|version`. A GatewayUser lives for one (user version, key,
-   * snapshot version), so only the ext key used must be checked.
+   * Inject headers by service version (its flags object). A GatewayUser lives for one (user
+   * version, key, snapshot version), so only the key and ext key used must be checked.
    */
-  readonly memo: Map<string, { readonly key: KeyEntry; readonly extKey: string | null; readonly head: string; readonly urac: string }>;
+  readonly memo: Map<object, InjectMemo>;
 }

@@ -10,6 +10,8 @@ import { latestVersion, normalizeVersion } from './version.js';
  */
 export interface Snapshot {
   readonly version: number;
+  /** Unique to this build in this process (two builds may share a version): what per-snapshot memos compare, so they hold no snapshot alive. */
+  readonly serial: number;
   readonly env: string;
   readonly builtAt: number;
   readonly services: ReadonlyMap<string, ServiceEntry>;
@@ -25,6 +27,8 @@ export interface Snapshot {
   /** When the first host registration in this snapshot expires (ms), or Infinity: rebuild then. */
   readonly nextExpiry: number;
 }
+
+let builds = 0;
 
 export interface Upstream {
   /** `http://host:port` */
@@ -175,6 +179,7 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
   return Object.freeze({
     version: data.version,
     env,
+    serial: ++builds,
     builtAt: now,
     services,
     packages,

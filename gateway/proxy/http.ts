@@ -1,10 +1,12 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { ServerResponse } from 'node:http';
+import { util, type Dispatcher } from 'undici';
 import type { Upstream } from '../../registry/snapshot.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
-import { connectionListed, HEADERS, HOP_BY_HOP, STRIP_FROM_CLIENT } from '../headers.js';
+import { connectionListed, HEADERS, HOP_BY_HOP } from '../headers.js';
 import type { PoolSet } from './pools.js';
+
+const { headerNameToString } = util;
 
 /** Connection-level failures: the upstream never got the request → 133, and the host is marked down. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -21,50 +23,68 @@ export function isUnreachable(err: unknown): boolean {
   return UNREACHABLE.has((err as { code?: string } | null)?.code ?? '');
 }
 
-/** Client headers minus hop-by-hop, internal and forwarding ones; then ours. */
-export function upstreamHeaders(ctx: RequestContext, proto: string): Record<string, string | string[]> {
-  const src = ctx.req.headers;
-  const listed = connectionListed(src[HEADERS.CONNECTION]);
-  const out: Record<string, string | string[]> = {};
-  for (const name in src) {
-    if (STRIP_FROM_CLIENT.has(name) || (listed !== null && listed.has(name))) continue;
-    const v = src[name];
-    if (v !== undefined) out[name] = v;
-  }
-  out[HEADERS.X_FORWARDED_FOR] = ctx.clientIp;
-  if (src.host !== undefined) out[HEADERS.X_FORWARDED_HOST] = src.host;
-  out[HEADERS.X_FORWARDED_PROTO] = proto;
-  if (ctx.inject !== null) out[HEADERS.INJECT] = ctx.inject;
+/**
+ * The client's headers minus hop-by-hop, internal and forwarding ones (ClientHeaders.forward), then
+ * ours: a flat name/value list, which undici takes as is. Appends to the request's own list.
+ */
+export function upstreamHeaders(ctx: RequestContext, proto: string): string[] {
+  const out = ctx.headers.forward;
+  out.push(HEADERS.X_FORWARDED_FOR, ctx.clientIp);
+  if (ctx.headers.host !== undefined) out.push(HEADERS.X_FORWARDED_HOST, ctx.headers.host);
+  out.push(HEADERS.X_FORWARDED_PROTO, proto);
+  if (ctx.inject !== null) out.push(HEADERS.INJECT, ctx.inject);
   return out;
 }
 
-/** Upstream response headers minus hop-by-hop ones (node frames the body itself). */
-export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
-  const listed = connectionListed(headers[HEADERS.CONNECTION] as string | undefined);
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || (listed !== null && listed.has(name))) continue;
-    const v = headers[name];
-    if (v !== undefined) out[name] = v;
+/**
+ * Upstream response headers, as undici read them (name/value buffers), minus hop-by-hop ones (node
+ * frames the body itself): a flat list `writeHead` takes directly, names in lower case. Repeated
+ * fields (set-cookie) stay separate lines.
+ */
+export function downstreamHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = headerNameToString(raw[i]!);
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === HEADERS.CONNECTION) connection = value;
+    if (!HOP_BY_HOP.has(name)) out.push(name, value);
   }
-  return out;
+  const listed = connectionListed(connection);
+  if (listed === null) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i]!)) kept.push(out[i]!, out[i + 1]!);
+  return kept;
+}
+
+/** Index of `name` (lower case) in a flat header list, -1 when absent. */
+export function headerIndex(headers: readonly string[], name: string): number {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return i;
+  return -1;
 }
 
 export interface ProxyHooks {
   /** Sends a denial (the response has not started). */
   deny(ctx: RequestContext, d: Denial): void;
   /** Headers the gateway adds to every response (CORS), unless the upstream set them. */
-  decorate(ctx: RequestContext, headers: OutgoingHttpHeaders): void;
+  decorate(ctx: RequestContext, headers: string[]): void;
   unreachable(u: Upstream): void;
   done(ctx: RequestContext, status: number, err: unknown): void;
 }
 
 /**
- * One undici dispatch handler per proxied request: no closures on the normal path, the body
- * streamed both ways with back-pressure (pause the upstream while `res` is full).
+ * One undici handler per proxied request, on the handler protocol undici's core drives
+ * (onConnect/onHeaders/onData/onComplete/onError): the newer onRequestStart/onResponse* form is an
+ * adapter over it that allocates a controller and parses every header block into an object per
+ * request — work a proxy that passes headers on as they came does not need. No closures on the
+ * normal path; the body streams both ways with back-pressure (returning false pauses the upstream
+ * until `res` drains).
  */
 class ProxyHandler implements Dispatcher.DispatchHandler {
-  #controller: Dispatcher.DispatchController | null = null;
+  #abort: ((err?: Error) => void) | null = null;
+  /** The client left before undici handed over `abort`. */
+  #clientGone = false;
+  #resume: (() => void) | null = null;
   #started = false;
   #status = 0;
 
@@ -74,44 +94,41 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     readonly hooks: ProxyHooks,
   ) {}
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.ctx.res.destroyed) controller.abort(new Error('client closed'));
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#clientGone) abort(new Error('client closed'));
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-  ): void {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     const res = this.ctx.res;
     if (res.destroyed) {
-      controller.abort(new Error('client closed'));
-      return;
+      this.#abort?.(new Error('client closed'));
+      return false;
     }
     this.#started = true;
     this.#status = statusCode;
-    const out = downstreamHeaders(headers);
+    this.#resume = resume;
+    const out = downstreamHeaders(rawHeaders);
     this.hooks.decorate(this.ctx, out);
     res.writeHead(statusCode, out);
     // writeHead only buffers: without a length (streams, SSE, long polls) the client must get the
     // headers now, not with the first body byte.
-    if (out['content-length'] === undefined) res.flushHeaders();
+    if (headerIndex(out, HEADERS.CONTENT_LENGTH) === -1) res.flushHeaders();
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.ctx.res.write(chunk)) {
-      controller.pause();
-      this.ctx.res.once('drain', () => controller.resume());
-    }
+  onData(chunk: Buffer): boolean {
+    if (this.ctx.res.write(chunk)) return true;
+    this.ctx.res.once('drain', this.#resume!);
+    return false;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.ctx.res.end();
     this.hooks.done(this.ctx, this.#status, null);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     const res = this.ctx.res;
     if (isUnreachable(err)) this.hooks.unreachable(this.upstream);
     if (!this.#started && !res.headersSent && !res.destroyed) {
@@ -126,9 +143,10 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.hooks.done(this.ctx, this.#status, err);
   }
 
-  /** The client went away: stop the upstream exchange. */
+  /** The client went away: stop the upstream exchange (or refuse to start it). */
   abort(): void {
-    this.#controller?.abort(new Error('client closed'));
+    this.#clientGone = true;
+    this.#abort?.(new Error('client closed'));
   }
 }
 
@@ -137,11 +155,6 @@ export interface ProxyOptions {
   hooks: ProxyHooks;
   /** Default timeout, ms, for services that set none. */
   timeoutMs: number;
-}
-
-function hasBody(ctx: RequestContext): boolean {
-  const h = ctx.req.headers;
-  return h[HEADERS.TRANSFER_ENCODING] !== undefined || (h[HEADERS.CONTENT_LENGTH] !== undefined && h[HEADERS.CONTENT_LENGTH] !== '0');
 }
 
 const kHandler = Symbol('tessera.proxyHandler');
@@ -157,7 +170,9 @@ export function proxyRequest(ctx: RequestContext, upstream: Upstream, opts: Prox
   (ctx.res as ServerResponse & { [kHandler]?: ProxyHandler })[kHandler] = handler;
   // `on`, not `once`: a response closes once, and `once` wraps the listener in a new closure per request.
   ctx.res.on('close', onClientClose);
-  const body = hasBody(ctx) ? ctx.req : null;
+  // Gone while an asynchronous stage ran: 'close' has fired already.
+  if (ctx.res.destroyed) handler.abort();
+  const body = ctx.headers.hasBody ? ctx.req : null;
   opts.pools.get(upstream.origin).dispatch(
     {
       path: ctx.upstreamPath,

@@ -30,10 +30,10 @@ export function applyServiceAcl(ctx: RequestContext, entry: CompiledServiceAcl |
 
 /** True when the request carries a token in any of the places the token stage reads. */
 export function hasTokenHint(ctx: RequestContext): boolean {
-  const h = ctx.req.headers;
+  const h = ctx.headers;
   return (
-    h[HEADERS.ACCESS_TOKEN] !== undefined ||
-    (h[HEADERS.AUTHORIZATION]?.startsWith('Bearer ') ?? false) ||
+    h.accessToken !== undefined ||
+    (h.authorization?.startsWith('Bearer ') ?? false) ||
     queryParam(ctx.query, HEADERS.ACCESS_TOKEN) !== undefined
   );
 }

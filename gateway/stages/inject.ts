@@ -1,7 +1,7 @@
 import type { KeyEntry } from '../../registry/cache.js';
+import type { InjectMemo } from '../../registry/key-entries.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
-import { HEADERS } from '../headers.js';
 import type { Stage } from '../stage.js';
 import type { GatewayUser } from '../user.js';
 
@@ -88,6 +88,10 @@ function uracPart(user: GatewayUser, ctx: RequestContext): string {
   return `,"urac":${asciiJson(urac)},"param":${asciiJson({ urac_Profile: flags.urac_Profile ?? false, urac_ACL: flags.urac_ACL ?? false })}`;
 }
 
+function newMemo(key: KeyEntry, extKey: string | null, head: string, urac: string): InjectMemo {
+  return { key, extKey, head, urac, lastUserAgent: undefined, lastIp: '', lastHost: '', lastPort: -1, last: null };
+}
+
 /** inject: the `soajsinjectobj` header for keyed services (soajs-reference §2.13). */
 export function createInjectStage(opts: InjectOptions): Stage {
   return {
@@ -96,39 +100,45 @@ export function createInjectStage(opts: InjectOptions): Stage {
       if (!ctx.keyed) return null;
       const key = ctx.key!;
       const user = ctx.user;
-      let head: string;
-      let urac = '';
+      // Keyed by the flags object: one per (service, version) in a snapshot, and both memos live
+      // no longer than their snapshot.
+      const flags = ctx.flags!;
+      let m: InjectMemo | undefined;
       if (user !== null) {
-        const memoKey = `${ctx.serviceName}|${ctx.version}`;
-        const m = user.memo.get(memoKey);
-        if (m !== undefined && m.key === key && m.extKey === ctx.extKey) {
-          head = m.head;
-          urac = m.urac;
-        } else {
-          head = keyPart(ctx, key, user.config === null ? null : deepMerge(key.config, user.config));
-          urac = ctx.flags!.urac ? uracPart(user, ctx) : '';
-          user.memo.set(memoKey, { key, extKey: ctx.extKey, head, urac });
+        m = user.memo.get(flags);
+        if (m === undefined || m.key !== key || m.extKey !== ctx.extKey) {
+          const head = keyPart(ctx, key, user.config === null ? null : deepMerge(key.config, user.config));
+          m = newMemo(key, ctx.extKey, head, flags.urac ? uracPart(user, ctx) : '');
+          user.memo.set(flags, m);
         }
       } else {
         if (key.memoVersion !== ctx.snapshot.version) {
           key.memo.clear();
           key.memoVersion = ctx.snapshot.version;
         }
-        const memoKey = `${ctx.serviceName}|${ctx.version}`;
-        let cached = key.memo.get(memoKey);
-        if (cached === undefined) {
-          cached = keyPart(ctx, key, null);
-          key.memo.set(memoKey, cached);
+        m = key.memo.get(flags);
+        if (m === undefined) {
+          m = newMemo(key, ctx.extKey, keyPart(ctx, key, null), '');
+          key.memo.set(flags, m);
         }
-        head = cached;
       }
+      const userAgent = ctx.headers.userAgent;
       const aw = opts.awareness();
+      if (m.last !== null && m.lastUserAgent === userAgent && m.lastIp === ctx.clientIp && m.lastPort === aw.port && m.lastHost === aw.host) {
+        ctx.inject = m.last;
+        return null;
+      }
       const json =
-        `${head},"device":${asciiJson(ctx.req.headers[HEADERS.USER_AGENT] ?? '')},"geo":{"ip":${JSON.stringify(ctx.clientIp)}}` +
-        urac +
+        `${m.head},"device":${asciiJson(userAgent ?? '')},"geo":{"ip":${JSON.stringify(ctx.clientIp)}}` +
+        m.urac +
         `,"awareness":{"host":${JSON.stringify(aw.host)},"port":${aw.port}}}`;
       if (json.length > opts.maxBytes) return ERRORS.UPSTREAM_ERROR;
-      ctx.inject = json;
+      m.last = json;
+      m.lastUserAgent = userAgent;
+      m.lastIp = ctx.clientIp;
+      m.lastPort = aw.port;
+      m.lastHost = aw.host;
+      ctx.inject = m.last;
       return null;
     },
   };

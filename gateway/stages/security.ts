@@ -2,7 +2,6 @@ import { deviceAllowed } from '../../registry/device.js';
 import { ipIn } from '../../registry/net.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
-import { HEADERS } from '../headers.js';
 import type { Stage } from '../stage.js';
 
 /** security: the ext key's geo (155) and device (156) rules, for keyed services. */
@@ -14,7 +13,7 @@ export function createSecurityStage(): Stage {
       if (!ctx.keyed || key === null) return null;
       if (key.geoDeny !== null && ipIn(key.geoDeny, ctx.clientIp)) return ERRORS.GEO_FORBIDDEN;
       if (key.geoAllow !== null && !ipIn(key.geoAllow, ctx.clientIp)) return ERRORS.GEO_FORBIDDEN;
-      if (key.device !== null && !deviceAllowed(key.device, ctx.req.headers[HEADERS.USER_AGENT] ?? '')) {
+      if (key.device !== null && !deviceAllowed(key.device, ctx.headers.userAgent ?? '')) {
         return ERRORS.DEVICE_FORBIDDEN;
       }
       return null;

@@ -45,13 +45,13 @@ export function createTokenStage(auth: Authenticator | null): Stage {
         token = fromQuery;
         source = 'query';
       }
-      const fromHeader = ctx.req.headers[HEADERS.ACCESS_TOKEN];
+      const fromHeader = ctx.headers.accessToken;
       if (fromHeader !== undefined) {
         count++;
-        token = Array.isArray(fromHeader) ? (fromHeader[0] ?? '') : fromHeader;
+        token = fromHeader;
         source = 'header';
       }
-      const authorization = ctx.req.headers[HEADERS.AUTHORIZATION];
+      const authorization = ctx.headers.authorization;
       if (authorization !== undefined) {
         const b = bearer(authorization);
         if (b !== null) {

@@ -1,0 +1,81 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { connectionListed, HEADERS, STRIP_FROM_CLIENT } from './headers.js';
+
+function first(v: string | string[]): string {
+  return typeof v === 'string' ? v : (v[0] ?? '');
+}
+
+/**
+ * The client's request headers, read in one pass: the fields the gateway decides on, and the list
+ * sent upstream (hop-by-hop, internal and forwarding headers removed; the proxy appends its own).
+ * Stages read fields of one shape instead of looking names up in node's header object, whose shape
+ * differs from client to client (every such lookup was a megamorphic, often missing, property load).
+ */
+export class ClientHeaders {
+  key: string | undefined = undefined;
+  accessToken: string | undefined = undefined;
+  authorization: string | undefined = undefined;
+  userAgent: string | undefined = undefined;
+  origin: string | undefined = undefined;
+  host: string | undefined = undefined;
+  xForwardedFor: string | undefined = undefined;
+  /** The request has a body (a length other than 0, or a transfer coding). */
+  hasBody = false;
+  /** Name/value pairs for the upstream, in the client's order; set-cookie lines stay separate. */
+  readonly forward: string[] = [];
+
+  constructor(src: IncomingHttpHeaders) {
+    let connection: string | undefined;
+    const forward = this.forward;
+    for (const name in src) {
+      const v = src[name];
+      if (v === undefined) continue;
+      switch (name) {
+        case HEADERS.KEY:
+          this.key = first(v);
+          break;
+        case HEADERS.AUTHORIZATION:
+          this.authorization = first(v);
+          break;
+        case HEADERS.ACCESS_TOKEN:
+          this.accessToken = first(v);
+          break;
+        case HEADERS.USER_AGENT:
+          this.userAgent = first(v);
+          break;
+        case HEADERS.ORIGIN:
+          this.origin = first(v);
+          break;
+        case HEADERS.HOST:
+          this.host = first(v);
+          break;
+        case HEADERS.X_FORWARDED_FOR:
+          this.xForwardedFor = first(v);
+          break;
+        case HEADERS.CONNECTION:
+          connection = first(v);
+          break;
+        case HEADERS.CONTENT_LENGTH:
+          if (v !== '0') this.hasBody = true;
+          break;
+        case HEADERS.TRANSFER_ENCODING:
+          this.hasBody = true;
+          break;
+      }
+      if (STRIP_FROM_CLIENT.has(name)) continue;
+      if (typeof v === 'string') forward.push(name, v);
+      // Only set-cookie arrives as a list (node joins other repeats): one line each, as sent.
+      else for (const item of v) forward.push(name, item);
+    }
+    const listed = connectionListed(connection);
+    if (listed === null) return;
+    // Names listed in Connection are hop-by-hop for this message: rare, so filtered afterwards.
+    let w = 0;
+    for (let r = 0; r < forward.length; r += 2) {
+      if (listed.has(forward[r]!)) continue;
+      forward[w++] = forward[r]!;
+      forward[w++] = forward[r + 1]!;
+    }
+    forward.length = w;
+  }
+}
