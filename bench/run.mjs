@@ -482,12 +482,18 @@ function contenders(seed, ctx) {
     {
       id: 'direct',
       label: 'direct upstream (no proxy)',
+      sameRequest: true,
       async setup() {
         await checkHello(upstream, '/hello', {});
         return { url: `${upstream}/hello`, headers: {}, entry: null };
       },
     },
-    { id: 'undici', label: 'bare undici proxy (baseline)', setup: nodeProxy('undici', 'proxies/undici-proxy.mjs') },
+    { id: 'undici', label: 'bare undici proxy (baseline)', sameRequest: true, setup: nodeProxy('undici', 'proxies/undici-proxy.mjs') },
+    {
+      id: 'undici-plain',
+      label: 'bare undici proxy, requests without key/token headers',
+      setup: nodeProxy('undici-plain', 'proxies/undici-proxy.mjs'),
+    },
     {
       id: 'tessera-key',
       label: 'Tessera: key only (public API)',
@@ -528,10 +534,11 @@ function contenders(seed, ctx) {
         }
       },
     },
-    { id: 'fast-gateway', label: 'fast-gateway', setup: nodeProxy('fast-gateway', 'proxies/fast-gateway.mjs') },
-    { id: 'fastify', label: '@fastify/http-proxy', setup: nodeProxy('fastify', 'proxies/fastify-proxy.mjs') },
+    { id: 'fast-gateway', label: 'fast-gateway', sameRequest: true, setup: nodeProxy('fast-gateway', 'proxies/fast-gateway.mjs') },
+    { id: 'fastify', label: '@fastify/http-proxy', sameRequest: true, setup: nodeProxy('fastify', 'proxies/fastify-proxy.mjs') },
     {
       id: 'nginx',
+      sameRequest: true,
       label: 'nginx proxy_pass',
       async setup() {
         const bin = which('nginx');
@@ -799,7 +806,7 @@ function section(o, ctx, rows, info) {
 - **wrk**: ${v.wrk ?? 'not installed: every row is autocannon\'s'}; **nginx**: ${v.nginx ?? 'not on PATH: row skipped'}
 - **versions**: Tessera ${info.tessera} at ${info.commit}, dist built ${info.built}; undici ${v.undici} (baseline; Tessera uses its own ${v.tesseraUndici}), fast-gateway ${v['fast-gateway']} (fast-proxy-lite ${v['fast-proxy-lite']}, restana ${v.restana}), fastify ${v.fastify}, @fastify/http-proxy ${v['@fastify/http-proxy']} (@fastify/reply-from ${v['@fastify/reply-from']})
 - **noise**: ${fmt(ctx.idleBefore, 0)}% of the machine's CPU time was busy with other processes in the second before the bench; "other CPU %" is the share of all CPUs' time used by processes not started by the bench during each measurement (median over rounds; the machine is shared, a high figure makes that row's numbers unreliable)
-- **requests**: \`GET /bench/hello\` through every proxy (\`GET /hello\` direct), answered by the upstream with a ${UPSTREAM_BODY.length}-byte JSON body; Tessera rows add the \`key\` header (and \`Authorization: Bearer\` for the full pipeline)
+- **requests**: \`GET /bench/hello\` through every proxy (\`GET /hello\` direct), answered by the upstream with a ${UPSTREAM_BODY.length}-byte JSON body; every row but two carries the full pipeline's \`key\` and \`Authorization: Bearer\` headers (the other proxies forward them unread); Tessera key-only sends its \`key\` alone, undici-plain neither
 
 ${table(rows)}
 
@@ -891,6 +898,20 @@ async function main() {
       loud(`${c.id} FAILED TO START: ${err.message}`);
     }
   }
+
+  // Same request for every proxy: the full pipeline's (its key and bearer token headers), which
+  // they forward without reading, so a row's figures differ by what the proxy does, not by what it
+  // was sent. `undici-plain` keeps the lighter request earlier runs used, for comparison.
+  const fullHeaders = rows.find((r) => r.id === 'tessera-full')?.target?.headers;
+  for (const [i, c] of all.entries()) {
+    if (!c.sameRequest || !rows[i].target || !fullHeaders) continue;
+    rows[i].target.headers = { ...fullHeaders };
+  }
+  ctx.notes.push(
+    fullHeaders
+      ? `direct, bare undici proxy, fast-gateway, @fastify/http-proxy and nginx are sent the full pipeline's request headers (key, Authorization: Bearer <${String(fullHeaders.authorization ?? '').length - 7}-character token>); undici-plain gets none.`
+      : 'tessera-full is not in this run: every proxy row is sent no key/token headers.',
+  );
 
   for (let round = 1; round <= o.rounds; round++) {
     for (const row of rows) {

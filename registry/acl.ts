@@ -134,10 +134,36 @@ export function versionAcl(s: CompiledServiceAcl, version: string | null): Compi
   return v === null ? null : (s.versions?.get(v) ?? null);
 }
 
+/**
+ * The ACL section a request method reads: its own, `other` for a method outside the list. The
+ * common ones map to constant strings: no lower-cased copy to look up on every request.
+ */
+function aclMethod(method: string): AclMethod {
+  switch (method) {
+    case 'GET':
+      return 'get';
+    case 'POST':
+      return 'post';
+    case 'PUT':
+      return 'put';
+    case 'DELETE':
+      return 'delete';
+    case 'PATCH':
+      return 'patch';
+    case 'HEAD':
+      return 'head';
+    case 'OPTIONS':
+      return 'options';
+    default: {
+      const m = method.toLowerCase();
+      return (ACL_METHODS as readonly string[]).includes(m) ? (m as AclMethod) : 'other';
+    }
+  }
+}
+
 /** SOAJS keyACL: a listed method section replaces the version's apis; an unlisted method uses the version. */
 export function effectiveFor(v: CompiledVersionAcl, method: string): EffectiveAcl {
-  const key = (method.toLowerCase() as AclMethod);
-  return v.methods[key] ?? (ACL_METHODS.includes(key) ? v.base : (v.methods.other ?? v.base));
+  return v.methods[aclMethod(method)] ?? v.base;
 }
 
 /** Exact path first (case-insensitive, see pathToRegExp), else the last matching regular expression (SOAJS). */
