@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
@@ -45,6 +45,7 @@ let generated = 0;
 let held: { req: IncomingMessage; res: ServerResponse } | null = null;
 let slowResponse: ServerResponse | null = null;
 let slowClosed: Promise<{ at: number; finished: boolean }> | null = null;
+let silentClosed: Promise<number> | null = null;
 const upstream = await startServer((req: IncomingMessage, res: ServerResponse) => {
   const path = (req.url ?? '').split('?')[0];
   if (path === '/echo') {
@@ -88,6 +89,10 @@ const upstream = await startServer((req: IncomingMessage, res: ServerResponse) =
     // Reads nothing until the test says so: node stops reading the socket once req's buffer is full.
     req.pause();
     held = { req, res };
+  } else if (path === '/silent') {
+    // Never answers; says when the gateway gives up the exchange.
+    req.resume();
+    silentClosed = new Promise((resolve) => res.on('close', () => resolve(Date.now())));
   } else if (path === '/endless') {
     req.resume();
     slowResponse = res;
@@ -326,6 +331,53 @@ t.test('a client that aborts mid-download closes the upstream exchange', async (
   const closed = await withTimeout(closedPromise, 3000, 'upstream close after client abort');
   t.ok(closed.at - abortedAt < 2000, `upstream closed ${closed.at - abortedAt} ms after the abort`);
   t.equal(closed.finished, false, 'the upstream response was cut, not completed');
+});
+
+t.test('a client that gives up before the upstream answers closes the upstream exchange', async (t) => {
+  // Round 1 on a fresh connection; round 2 on a keep-alive connection that has already served a
+  // request to the end: what is in flight on a connection must be tracked past its first request.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  let servedOn: number | undefined;
+  for (const round of [1, 2]) {
+    silentClosed = null;
+    if (round === 2) {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const r = request({ host: '127.0.0.1', port: gw.port, path: '/stream/count', method: 'POST', agent }, resolve);
+        r.on('error', reject);
+        r.end('abc');
+      });
+      servedOn = res.socket.localPort;
+      for await (const _ of res) void _;
+    }
+    const req = round === 1 ? open('/stream/silent', 'GET', {}) : request({ host: '127.0.0.1', port: gw.port, path: '/stream/silent', agent });
+    if (round === 2) req.on('socket', (s) => t.equal(s.localPort, servedOn, 'round 2 reuses the connection that served a request'));
+    req.on('error', () => undefined);
+    req.end();
+    const deadline = Date.now() + 5000;
+    while (silentClosed === null && Date.now() < deadline) await sleep(10);
+    const closedPromise = silentClosed as Promise<number> | null;
+    if (closedPromise === null) return t.fail('the upstream got the request');
+    const abortedAt = Date.now();
+    req.destroy();
+    const at = await withTimeout(closedPromise, 3000, `round ${round}: upstream close after the client left`);
+    t.ok(at - abortedAt < 2000, `round ${round}: upstream closed ${at - abortedAt} ms after the client left`);
+  }
+});
+
+t.test('a keep-alive connection serves request after request; each finished one leaves nothing behind', async (t) => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  for (let i = 0; i < 5; i++) {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const r = request({ host: '127.0.0.1', port: gw.port, path: '/stream/count', method: 'POST', agent }, resolve);
+      r.on('error', reject);
+      r.end('abc');
+    });
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    t.strictSame(JSON.parse(Buffer.concat(chunks).toString()), { bytes: 3 });
+  }
 });
 
 t.test('response headers are relayed as soon as the upstream sends them', async (t) => {
