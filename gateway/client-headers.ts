@@ -23,6 +23,8 @@ export class ClientHeaders {
   hasBody = false;
   /** Name/value pairs for the upstream, in the client's order; set-cookie lines stay separate. */
   readonly forward: string[] = [];
+  /** Entries of `forward` that came from the client (the proxy appends its own after them). */
+  clientCount = 0;
 
   constructor(src: IncomingHttpHeaders) {
     let connection: string | undefined;
@@ -68,6 +70,7 @@ export class ClientHeaders {
       else for (const item of v) forward.push(name, item);
     }
     const listed = connectionListed(connection);
+    this.clientCount = forward.length;
     if (listed === null) return;
     // Names listed in Connection are hop-by-hop for this message: rare, so filtered afterwards.
     let w = 0;
@@ -77,5 +80,6 @@ export class ClientHeaders {
       forward[w++] = forward[r + 1]!;
     }
     forward.length = w;
+    this.clientCount = w;
   }
 }

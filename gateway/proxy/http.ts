@@ -25,10 +25,12 @@ export function isUnreachable(err: unknown): boolean {
 
 /**
  * The client's headers minus hop-by-hop, internal and forwarding ones (ClientHeaders.forward), then
- * ours: a flat name/value list, which undici takes as is. Appends to the request's own list.
+ * ours: a flat name/value list, which undici takes as is. Built in the request's own list, past the
+ * client's part (so a second call gives the same list, not a longer one).
  */
 export function upstreamHeaders(ctx: RequestContext, proto: string): string[] {
   const out = ctx.headers.forward;
+  out.length = ctx.headers.clientCount;
   out.push(HEADERS.X_FORWARDED_FOR, ctx.clientIp);
   if (ctx.headers.host !== undefined) out.push(HEADERS.X_FORWARDED_HOST, ctx.headers.host);
   out.push(HEADERS.X_FORWARDED_PROTO, proto);
