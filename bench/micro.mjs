@@ -167,9 +167,9 @@ const key = createKeyStage(keys);
 const authorize = createAuthorizeStage();
 const inject = createInjectStage({ awareness: () => awareness, maxBytes: 65536 });
 
-add('RequestContext construction', 2_000_000, () => context(KEY_ONLY), 'one per request');
+add('RequestContext construction', 2_000_000, () => context(KEY_ONLY), 'one per request, with the one pass over the client headers');
 add('url stage', 2_000_000, () => url.run(keyCtx), '`/bench/hello` → service, version, ACL path');
-add('key stage (warm KeyCache)', 1_000_000, () => key.run(keyCtx), 'header, shape check, SHA-256 of the ext key, cache hit, package');
+add('key stage (warm KeyCache)', 1_000_000, () => key.run(keyCtx), 'header, digest memo by the key\'s tail (SHA-256 only for a key not seen yet), key cache hit, package');
 add('ACL: package ACL (public)', 2_000_000, () => {
   applyServiceAcl(keyCtx, keyCtx.serviceAcl);
   return authorize.run(keyCtx);
