@@ -59,6 +59,27 @@ export function downstreamHeaders(raw: readonly Buffer[]): string[] {
   return kept;
 }
 
+/**
+ * A 103's flat header list as the object `writeEarlyHints` takes: node wants one link per entry,
+ * so `link` lines are split into their link-values (`<…>; …, <…>; …`); other names stay as sent.
+ */
+function hintsOf(headers: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const links: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const value = headers[i + 1]!;
+    if (name === 'link') {
+      for (const v of value.split(/,\s*(?=<)/)) if (v.trim() !== '') links.push(v.trim());
+      continue;
+    }
+    const prev = out[name];
+    out[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+  }
+  if (links.length > 0) out['link'] = links;
+  return out;
+}
+
 /** Index of `name` (lower case) in a flat header list, -1 when absent. */
 export function headerIndex(headers: readonly string[], name: string): number {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return i;
@@ -106,6 +127,18 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (res.destroyed) {
       this.#abort?.(new Error('client closed'));
       return false;
+    }
+    if (statusCode < 200) {
+      // Informational: the final response follows on the same exchange. A proxy passes 1xx on
+      // (RFC 9110 §15.2); node can send 103 Early Hints, not an arbitrary 1xx (102 is dropped).
+      if (statusCode === 103 && !res.headersSent) {
+        try {
+          res.writeEarlyHints(hintsOf(downstreamHeaders(rawHeaders)));
+        } catch {
+          // Hints node will not write (it checks each link's form) are an optimisation lost, not an error.
+        }
+      }
+      return true;
     }
     this.#started = true;
     this.#status = statusCode;

@@ -105,6 +105,18 @@ const custom = await startServer((req, res) => {
       'content-type': 'text/plain',
     });
     res.end('created');
+  } else if (path === '/early') {
+    // 103 Early Hints (two preload links), then the answer a little later.
+    res.writeEarlyHints({ link: ['</a.css>; rel=preload; as=style', '</b.js>; rel=preload; as=script'] });
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('after hints');
+    }, 20);
+  } else if (path === '/early-odd') {
+    // A 103 whose Link node would refuse to write (not `<uri>; params`): written raw.
+    res.socket?.write('HTTP/1.1 103 Early Hints\r\nlink: not-a-link\r\n\r\n');
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('after odd hints');
   } else if (path === '/acao') {
     res.writeHead(200, { 'access-control-allow-origin': 'https://upstream.example', 'content-type': 'text/plain' });
     res.end('own cors');
@@ -277,6 +289,31 @@ t.test('upstream response: status and headers come back, hop-by-hop ones dropped
 
   const echoed = await call(gw.port, '/plain/x');
   t.equal(echoed.headers['x-upstream'], 'echo');
+});
+
+t.test('103 Early Hints from the upstream reach the client, then the answer', async (t) => {
+  const hints: { statusCode: number; headers: IncomingHttpHeaders }[] = [];
+  const reply = await new Promise<Reply>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: gw.port, path: '/custom/early', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('information', (info) => hints.push({ statusCode: info.statusCode, headers: info.headers }));
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer for /custom/early within 10 s')));
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(reply.status, 200, reply.text);
+  t.equal(reply.text, 'after hints');
+  t.equal(hints.length, 1, 'one informational response');
+  t.equal(hints[0]?.statusCode, 103);
+  t.match(String(hints[0]?.headers['link']), /<\/a\.css>; rel=preload; as=style.*<\/b\.js>; rel=preload; as=script/);
+
+  // Hints the gateway cannot pass on are dropped; the answer is not lost with them.
+  const odd = await call(gw.port, '/custom/early-odd');
+  t.equal(odd.status, 200, odd.text);
+  t.equal(odd.text, 'after odd hints');
 });
 
 t.test('HEAD is proxied as HEAD and answers without a body', async (t) => {
