@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { connectionListed, HEADERS, STRIP_FROM_CLIENT } from './headers.js';
+import { connectionListed, dropListed, HEADERS, STRIP_FROM_CLIENT } from './headers.js';
 
 function first(v: string | string[]): string {
   return typeof v === 'string' ? v : (v[0] ?? '');
@@ -69,17 +69,9 @@ export class ClientHeaders {
       // Only set-cookie arrives as a list (node joins other repeats): one line each, as sent.
       else for (const item of v) forward.push(name, item);
     }
-    const listed = connectionListed(connection);
-    this.clientCount = forward.length;
-    if (listed === null) return;
     // Names listed in Connection are hop-by-hop for this message: rare, so filtered afterwards.
-    let w = 0;
-    for (let r = 0; r < forward.length; r += 2) {
-      if (listed.has(forward[r]!)) continue;
-      forward[w++] = forward[r]!;
-      forward[w++] = forward[r + 1]!;
-    }
-    forward.length = w;
-    this.clientCount = w;
+    const listed = connectionListed(connection);
+    if (listed !== null) dropListed(forward, listed);
+    this.clientCount = forward.length;
   }
 }

@@ -57,3 +57,14 @@ export function connectionListed(value: string | undefined): ReadonlySet<string>
     .filter((s) => s && s !== 'close' && s !== 'keep-alive');
   return names.length ? new Set(names) : null;
 }
+
+/** Removes, in place, the pairs of a flat name/value list whose (lower-case) name is in `listed`. */
+export function dropListed(headers: string[], listed: ReadonlySet<string>): void {
+  let w = 0;
+  for (let r = 0; r < headers.length; r += 2) {
+    if (listed.has(headers[r]!)) continue;
+    headers[w++] = headers[r]!;
+    headers[w++] = headers[r + 1]!;
+  }
+  headers.length = w;
+}

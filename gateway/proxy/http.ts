@@ -3,7 +3,7 @@ import { util, type Dispatcher } from 'undici';
 import type { Upstream } from '../../registry/snapshot.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
-import { connectionListed, HEADERS, HOP_BY_HOP } from '../headers.js';
+import { connectionListed, dropListed, HEADERS, HOP_BY_HOP } from '../headers.js';
 import type { PoolSet } from './pools.js';
 
 const { headerNameToString } = util;
@@ -53,10 +53,8 @@ export function downstreamHeaders(raw: readonly Buffer[]): string[] {
     if (!HOP_BY_HOP.has(name)) out.push(name, value);
   }
   const listed = connectionListed(connection);
-  if (listed === null) return out;
-  const kept: string[] = [];
-  for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i]!)) kept.push(out[i]!, out[i + 1]!);
-  return kept;
+  if (listed !== null) dropListed(out, listed);
+  return out;
 }
 
 /**
