@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
@@ -9,7 +9,6 @@ import type { Upstream } from '../registry/snapshot.js';
 import type { SnapshotHolder } from '../registry/sync.js';
 import { RequestContext } from './context.js';
 import { ERRORS, type Denial } from './errors.js';
-import { HEADERS } from './headers.js';
 import { createStages, runPipeline } from './pipeline.js';
 import { Balancer } from './proxy/balancer.js';
 import { headerIndex, proxyRequest, type ProxyHooks } from './proxy/http.js';
@@ -37,9 +36,8 @@ export interface Gateway {
 }
 
 /** An echoed origin must stay in `Vary` whatever the upstream varies on, or shared caches mix origins. */
-function mergeVary(upstream: OutgoingHttpHeaders[string], ours: OutgoingHttpHeaders[string]): string {
-  const list = (v: OutgoingHttpHeaders[string]) =>
-    (Array.isArray(v) ? v.join(',') : String(v ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
+function mergeVary(upstream: string, ours: string): string {
+  const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
   const names = list(upstream);
   if (names.includes('*')) return '*';
   const lower = new Set(names.map((n) => n.toLowerCase()));
@@ -82,45 +80,32 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   ];
 
   /**
-   * Adds the CORS headers a response lacks (an upstream's own win). Only cross-origin requests
-   * carry `Origin` (Fetch spec), and only they read these headers: other traffic is spared ~180
-   * bytes a response, the largest share of the gateway's own write cost in a profile.
+   * Adds the CORS headers a response lacks (an upstream's own win) to a flat header list, what
+   * `writeHead` gets on every path. Only cross-origin requests carry `Origin` (Fetch spec), and only
+   * they read these headers: other traffic is spared ~180 bytes a response, the largest share of the
+   * gateway's own write cost in a profile.
    */
-  function corsHeaders(req: IncomingMessage, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
-    const origin = req.headers[HEADERS.ORIGIN];
-    if (!cors.enabled || origin === undefined) return into;
-    if (into['access-control-allow-origin'] === undefined) {
-      // `*` cannot go with credentials (Fetch spec): echo the caller's origin instead, and say so in Vary.
-      if (echoOrigin && origin !== undefined) {
-        into['access-control-allow-origin'] = origin;
-        into['vary'] = into['vary'] === undefined ? 'Origin' : mergeVary(into['vary'], 'Origin');
-      } else {
-        into['access-control-allow-origin'] = cors.origin;
-      }
-    }
-    for (const [name, value] of corsFixed) if (into[name] === undefined) into[name] = value;
-    return into;
-  }
-
-  /** `corsHeaders` for a proxied response's flat header list (what `writeHead` gets from the proxy). */
-  function corsInto(origin: string, out: string[]): void {
+  function corsHeaders(origin: string | undefined, out: string[]): string[] {
+    if (!cors.enabled || origin === undefined) return out;
     if (headerIndex(out, 'access-control-allow-origin') === -1) {
+      // `*` cannot go with credentials (Fetch spec): echo the caller's origin instead, and say so in Vary.
       if (echoOrigin) {
         out.push('access-control-allow-origin', origin);
         const vary = headerIndex(out, 'vary');
         if (vary === -1) out.push('vary', 'Origin');
-        else out[vary + 1] = mergeVary(out[vary + 1], 'Origin');
+        else out[vary + 1] = mergeVary(out[vary + 1]!, 'Origin');
       } else {
         out.push('access-control-allow-origin', cors.origin);
       }
     }
     for (const [name, value] of corsFixed) if (headerIndex(out, name) === -1) out.push(name, value);
+    return out;
   }
 
   function sendDenial(ctx: RequestContext, d: Denial): void {
     const res = ctx.res;
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(d.status, corsHeaders(ctx.req, { 'content-type': 'application/json', 'content-length': d.body.length }));
+    res.writeHead(d.status, corsHeaders(ctx.headers.origin, ['content-type', 'application/json', 'content-length', String(d.body.length)]));
     res.end(d.body);
   }
 
@@ -131,7 +116,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       sendDenial(ctx, d);
     },
     decorate(ctx, headers) {
-      if (cors.enabled && ctx.headers.origin !== undefined) corsInto(ctx.headers.origin, headers);
+      corsHeaders(ctx.headers.origin, headers);
     },
     unreachable(u: Upstream) {
       balancer.markDown(u);
@@ -177,14 +162,12 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     if (req.method === 'OPTIONS' && cors.enabled) {
-      const headers: OutgoingHttpHeaders = {};
-      for (const [name, value] of corsPreflight) headers[name] = value;
-      res.writeHead(204, corsHeaders(req, headers));
+      res.writeHead(204, corsHeaders(req.headers.origin, corsPreflight.flat()));
       res.end();
       return;
     }
     if (req.method === 'GET' && req.url === '/favicon.ico') {
-      res.writeHead(200, corsHeaders(req, { 'content-type': 'image/x-icon', 'content-length': 0 }));
+      res.writeHead(200, corsHeaders(req.headers.origin, ['content-type', 'image/x-icon', 'content-length', '0']));
       res.end();
       return;
     }
@@ -193,7 +176,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       ctx = new RequestContext(req, res, deps.holder.current());
     } catch (err) {
       deps.onError?.(err);
-      res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, corsHeaders(req, { 'content-type': 'application/json' }));
+      res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, corsHeaders(req.headers.origin, ['content-type', 'application/json']));
       res.end(ERRORS.REGISTRY_UNAVAILABLE.body);
       return;
     }
