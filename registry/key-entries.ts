@@ -38,9 +38,12 @@ export interface KeyEntry {
   readonly device: Readonly<DeviceRules> | null;
   /** Key config for this env: `{commonFields?, <service>: {...}}`. */
   readonly config: Readonly<Record<string, unknown>>;
-  /** Serialised inject headers by service version (its flags object), valid for the snapshot version `memoVersion`. */
+  /**
+   * Serialised inject headers by service version (its flags object), valid for the snapshot build
+   * `memoSerial` (the flags objects are that build's; two builds may share a version).
+   */
   readonly memo: Map<object, InjectMemo>;
-  memoVersion: number;
+  memoSerial: number;
 }
 
 /**
@@ -109,7 +112,7 @@ export function keyEntriesOf(t: Readonly<Tenant>, env: string): Map<string, KeyE
           device: e.device ? deepFreeze(structuredClone(e.device)) : null,
           config,
           memo: new Map(),
-          memoVersion: -1,
+          memoSerial: -1,
         });
       }
     }

@@ -112,9 +112,9 @@ export function createInjectStage(opts: InjectOptions): Stage {
           user.memo.set(flags, m);
         }
       } else {
-        if (key.memoVersion !== ctx.snapshot.version) {
+        if (key.memoSerial !== ctx.snapshot.serial) {
           key.memo.clear();
-          key.memoVersion = ctx.snapshot.version;
+          key.memoSerial = ctx.snapshot.serial;
         }
         m = key.memo.get(flags);
         if (m === undefined) {
