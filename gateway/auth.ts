@@ -62,7 +62,7 @@ export class TokenAuthenticator implements Authenticator {
   /** Keyed by `fingerprint(token)`: hashing a ~600-character JWT for every Map lookup cost more than verifying the cached answer. */
   readonly #verified: LruCache<string, TokenClaims>;
   readonly #rejected: LruCache<string, { token: string; denial: Denial }>;
-  /** `${userId}:${userVersion}|${iKey}|${snapshotVersion}` → resolved user; versions make invalidation free. */
+  /** `${userId}:${userVersion}|${iKey}|${snapshotSerial}` → resolved user; versions and the build's serial make invalidation free. */
   readonly #resolved: LruCache<string, GatewayUser>;
   readonly #now: () => number;
 
@@ -187,7 +187,7 @@ export class TokenAuthenticator implements Authenticator {
     const user = entry.doc;
     if (user.status !== 'active') return ERRORS.USER_UNAUTHORIZED;
     const key = ctx.key;
-    const memo = `${user.id}:${entry.version}|${key?.iKey ?? c.tid}|${ctx.snapshot.version}`;
+    const memo = `${user.id}:${entry.version}|${key?.iKey ?? c.tid}|${ctx.snapshot.serial}`;
     const cached = this.#resolved.get(memo);
     if (cached !== undefined) return cached;
     const groups = groupsIn(user, key?.tenant.id ?? c.tid);

@@ -18,7 +18,7 @@ export interface GatewayUser {
   readonly config: Readonly<Record<string, unknown>> | null;
   /**
    * Inject headers by service version (its flags object). A GatewayUser lives for one (user
-   * version, key, snapshot version), so only the key and ext key used must be checked.
+   * version, key, snapshot build), so only the key and ext key used must be checked.
    */
   readonly memo: Map<object, InjectMemo>;
 }
