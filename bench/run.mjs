@@ -4,7 +4,7 @@
 // loaded in turn by autocannon over several interleaved rounds. See RESULTS.md for how to run it
 // and what it measures.
 //
-//   npm run bench                 3 rounds × (2 s warm-up + 8 s) per contender    (≈ 4 min)
+//   npm run bench                 5 rounds × (1 s warm-up + 6 s) per contender    (≈ 5 min)
 //   npm run bench -- --quick      1 round  × (1 s warm-up + 3 s)  per contender   (< 1 min)
 //   options: --rounds N --duration S --warmup S --connections N --only id,id --no-write
 //            --tool auto|wrk|autocannon   (auto: wrk for every row when installed, else autocannon)
@@ -52,9 +52,10 @@ function parseArgs(argv) {
     } else throw new Error(`unknown option ${a}`);
   }
   o.mode = o.quick ? 'quick' : 'full';
-  o.rounds ??= o.quick ? 1 : 3;
-  o.duration ??= o.quick ? 3 : 8;
-  o.warmup ??= o.quick ? 1 : 2;
+  // More, shorter rounds: a median of paired ratios needs several pairs more than long ones.
+  o.rounds ??= o.quick ? 1 : 5;
+  o.duration ??= o.quick ? 3 : 6;
+  o.warmup ??= o.quick ? 1 : 1;
   // Bounded: no run may exceed these, whatever was asked.
   if (o.duration > 60) throw new Error('--duration is at most 60 s');
   if (o.rounds > 10) throw new Error('--rounds is at most 10');
@@ -710,9 +711,24 @@ function fmt(n, digits = 0) {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function ratio(a, b) {
-  return a && b ? `${(a / b).toFixed(2)}×` : '–';
+/**
+ * `row`'s `field` over `other`'s, round by round, and the median of those ratios. Two contenders
+ * measured seconds apart in one round share the machine's state of that moment; a ratio of two
+ * medians may pair one contender's good round with the other's bad one, and on a shared VM rounds
+ * differ by ±20 %.
+ */
+function pairedRatio(row, other, field) {
+  if (!row?.runs.length || !other?.runs.length) return null;
+  const per = [];
+  for (let i = 0; i < Math.min(row.runs.length, other.runs.length); i++) {
+    const a = row.runs[i][field];
+    const b = other.runs[i][field];
+    if (Number.isFinite(a) && Number.isFinite(b) && a > 0 && b > 0) per.push(a / b);
+  }
+  return per.length ? { median: median(per), per } : null;
 }
+
+const times = (x) => (x === null ? '–' : `${x.median.toFixed(2)}×`);
 
 function summarize(rows) {
   for (const r of rows) {
@@ -747,13 +763,33 @@ function table(rows) {
       if (nginx) cells.push('–', '–');
       cells.push('–', '–', '–', r.na ?? r.status ?? 'not run');
     } else {
-      cells.push(fmt(r.rps), fmt(r.p50, 2), fmt(r.p99, 2), ratio(r.rps, base?.rps), ratio(r.p99, base?.p99), fmt(r.cpuUsPerReq, 1), ratio(r.cpuUsPerReq, base?.cpuUsPerReq));
-      if (nginx) cells.push(ratio(r.rps, nginx.rps), ratio(r.p99, nginx.p99));
+      cells.push(fmt(r.rps), fmt(r.p50, 2), fmt(r.p99, 2), times(pairedRatio(r, base, 'rps')), times(pairedRatio(r, base, 'p99')), fmt(r.cpuUsPerReq, 1), times(pairedRatio(r, base, 'cpuUsPerReq')));
+      if (nginx) cells.push(times(pairedRatio(r, nginx, 'rps')), times(pairedRatio(r, nginx, 'p99')));
       cells.push(fmt(r.non2xx), fmt(r.foreignPct, 0), fmt(r.stealPct, 0), r.status ?? 'ok');
     }
     lines.push(`| ${cells.join(' | ')} |`);
   });
   return lines.join('\n');
+}
+
+/** The figures the performance issue asks for, from this run: each a paired ratio against its bar. */
+function targets(rows) {
+  const by = (id) => rows.find((r) => r.id === id && r.runs.length && !(r.status && r.status !== 'ok'));
+  const full = by('tessera-full');
+  const checks = [
+    ['req/s ÷ bare undici proxy', full, by('undici'), 'rps', '≥', 0.9],
+    ['p99 ÷ bare undici proxy', full, by('undici'), 'p99', '≤', 1.2],
+    ['req/s ÷ fast-gateway', full, by('fast-gateway'), 'rps', '≥', 1.7],
+    ['req/s ÷ @fastify/http-proxy', full, by('fastify'), 'rps', '≥', 1.5],
+  ];
+  return checks.map(([what, row, other, field, op, bar]) => {
+    const r = pairedRatio(row, other, field);
+    if (r === null) return `- full pipeline ${what} ${op} ${bar}: not measured in this run`;
+    const ok = op === '≥' ? r.median >= bar : r.median <= bar;
+    const rounds = r.per.map((x) => x.toFixed(2)).join(', ');
+    const held = r.per.filter((x) => (op === '≥' ? x >= bar : x <= bar)).length;
+    return `- full pipeline ${what} ${op} ${bar}: **${r.median.toFixed(2)}×** — ${ok ? 'met' : 'NOT met'} (per round: ${rounds}; held in ${held} of ${r.per.length})`;
+  }).join('\n');
 }
 
 function roundsTable(rows, rounds) {
@@ -802,13 +838,17 @@ function section(o, ctx, rows, info) {
 
 - **machine**: ${info.nproc} CPUs (\`nproc\`), ${info.model}; Node ${info.node}
 - **pinning**: ${canPin ? `taskset: the proxy under test on CPU 0; ${loadTool}, the upstream and this harness on CPU 1` : 'none (taskset missing or a single CPU): every process shares every CPU'}
-- **load**: ${loadTool === 'wrk' ? `wrk (${v.wrk})` : `autocannon ${v.autocannon}`}, ${o.connections} connections, pipelining ${o.pipelining}, ${o.rounds} round(s) × (${o.warmup} s warm-up + ${o.duration} s measured) per contender, contenders interleaved within each round; the table gives the median over rounds of each column (${loadTool === 'wrk' ? "req/s = wrk's requests ÷ seconds; p50/p99 = wrk's --latency percentiles" : "req/s = autocannon's mean of per-second samples; p50/p99 from every 2xx response time, sub-millisecond"}; proxy CPU µs/req = user + system CPU time of the proxy's processes over the requests it served, warm-up included)
+- **load**: ${loadTool === 'wrk' ? `wrk (${v.wrk})` : `autocannon ${v.autocannon}`}, ${o.connections} connections, pipelining ${o.pipelining}, ${o.rounds} round(s) × (${o.warmup} s warm-up + ${o.duration} s measured) per contender, contenders interleaved within each round; the table gives the median over rounds of each figure, and each ratio is the median of that round's ratios (the two contenders measured seconds apart) (${loadTool === 'wrk' ? "req/s = wrk's requests ÷ seconds; p50/p99 = wrk's --latency percentiles" : "req/s = autocannon's mean of per-second samples; p50/p99 from every 2xx response time, sub-millisecond"}; proxy CPU µs/req = user + system CPU time of the proxy's processes over the requests it served, warm-up included)
 - **wrk**: ${v.wrk ?? 'not installed: every row is autocannon\'s'}; **nginx**: ${v.nginx ?? 'not on PATH: row skipped'}
 - **versions**: Tessera ${info.tessera} at ${info.commit}, dist built ${info.built}; undici ${v.undici} (baseline; Tessera uses its own ${v.tesseraUndici}), fast-gateway ${v['fast-gateway']} (fast-proxy-lite ${v['fast-proxy-lite']}, restana ${v.restana}), fastify ${v.fastify}, @fastify/http-proxy ${v['@fastify/http-proxy']} (@fastify/reply-from ${v['@fastify/reply-from']})
 - **noise**: ${fmt(ctx.idleBefore, 0)}% of the machine's CPU time was busy with other processes in the second before the bench; "other CPU %" is the share of all CPUs' time used by processes not started by the bench during each measurement (median over rounds; the machine is shared, a high figure makes that row's numbers unreliable)
 - **requests**: \`GET /bench/hello\` through every proxy (\`GET /hello\` direct), answered by the upstream with a ${UPSTREAM_BODY.length}-byte JSON body; every row but two carries the full pipeline's \`key\` and \`Authorization: Bearer\` headers (the other proxies forward them unread); Tessera key-only sends its \`key\` alone, undici-plain neither
 
 ${table(rows)}
+
+Targets (issue 6), as medians of per-round ratios:
+
+${targets(rows)}
 
 Per round:
 
@@ -914,7 +954,9 @@ async function main() {
   );
 
   for (let round = 1; round <= o.rounds; round++) {
-    for (const row of rows) {
+    // Every other round in reverse order: a drift of the machine within a round then favours no
+    // contender for its place in the line.
+    for (const row of round % 2 ? rows : [...rows].reverse()) {
       if (!row.target) continue;
       const r = await load(row.target, o);
       row.runs.push(r);
@@ -944,7 +986,7 @@ async function main() {
   if (stray.length) loud(strayNote);
 
   const body = section(o, ctx, rows, info);
-  log(`\n${table(rows)}\n`);
+  log(`\n${table(rows)}\n\n${targets(rows)}\n`);
   log(`${strayNote}; took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (o.write) {
     writeSection(RESULTS_FILE, o.mode, body);
