@@ -174,7 +174,15 @@ export class TokenAuthenticator implements Authenticator {
     return this.#finish(user, c, ctx);
   }
 
+  holds(claims: TokenClaims, userEntry: CachedUser): boolean {
+    // Revocations, signing keys and env are the snapshot's: a caller reusing an answer compares snapshots itself.
+    return claims.expMs > this.#now() && this.#users.peek(claims.sub) === userEntry;
+  }
+
   #finish(entry: CachedUser, c: TokenClaims, ctx: RequestContext): GatewayUser | Denial {
+    // A legacy token's claims are rebuilt from its document on every use: nothing to hold on to.
+    ctx.tokenClaims = c.kid === null ? null : c;
+    ctx.userEntry = entry;
     const last = c.last;
     if (last !== undefined && last.entry === entry && last.key === ctx.key && last.serial === ctx.snapshot.serial) return last.user;
     const r = this.#finishSlow(entry, c, ctx);

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/acl.js';
-import type { KeyEntry } from '../registry/cache.js';
+import type { CachedUser, KeyEntry } from '../registry/cache.js';
 import type { PackageEntry, ServiceEntry, Snapshot } from '../registry/snapshot.js';
 import type { ServiceVersion } from '../registry/types.js';
+import type { TokenClaims } from './auth.js';
 import { ClientHeaders } from './client-headers.js';
 import type { GatewayUser } from './user.js';
 
@@ -35,6 +36,8 @@ export class RequestContext {
   /** Path + query sent upstream. */
   upstreamPath = '/';
   extKey: string | null = null;
+  /** SHA-256 of `extKey`: what the key cache is keyed by. */
+  keyHash: string | null = null;
   key: KeyEntry | null = null;
   /** The key's package in this request's snapshot; null when it does not exist (152). */
   pkg: PackageEntry | null = null;
@@ -47,6 +50,9 @@ export class RequestContext {
   token: string | null = null;
   tokenSource: TokenSource | null = null;
   user: GatewayUser | null = null;
+  /** The verified token's claims and the user cache entry `user` came from; null for tokens nothing can revalidate (legacy). */
+  tokenClaims: TokenClaims | null = null;
+  userEntry: CachedUser = null;
   /** The serialised `soajsinjectobj`, when the service is keyed. */
   inject: string | null = null;
 

@@ -9,6 +9,7 @@ import type { Upstream } from '../registry/snapshot.js';
 import type { SnapshotHolder } from '../registry/sync.js';
 import { RequestContext } from './context.js';
 import { ERRORS, type Denial } from './errors.js';
+import { DecisionMemo } from './decision-memo.js';
 import { createStages, runPipeline } from './pipeline.js';
 import { Balancer } from './proxy/balancer.js';
 import { headerIndex, proxyRequest, type ProxyHooks } from './proxy/http.js';
@@ -124,6 +125,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     done: finish,
   };
   const proxyOpts = { pools, hooks, timeoutMs: config.timeouts.requestSeconds * 1000 };
+  const decisions = new DecisionMemo(deps.keys, deps.authenticator ?? null);
 
   function clientIp(ctx: RequestContext): string {
     const socketIp = plainIp(ctx.req.socket.remoteAddress ?? '');
@@ -181,7 +183,16 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       return;
     }
     ctx.clientIp = clientIp(ctx);
-    runPipeline(stages, ctx, afterPipeline);
+    if (decisions.reuse(ctx)) {
+      afterPipeline(ctx, null);
+      return;
+    }
+    runPipeline(stages, ctx, afterStages);
+  }
+
+  function afterStages(ctx: RequestContext, denial: Denial | null, err?: unknown): void {
+    if (denial === null && err === undefined) decisions.remember(ctx);
+    afterPipeline(ctx, denial, err);
   }
 
   // requestTimeout bounds a whole request, body included: a client trickling an upload must not
@@ -216,6 +227,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       body = payload({
         registryVersion: snap.version,
         hosts: balancer.stats(),
+        decisions: { made: decisions.made, reused: decisions.reused },
         memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external },
       });
     } else {

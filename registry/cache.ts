@@ -136,6 +136,11 @@ export class DocCache<K extends DocKind> {
     );
   }
 
+  /** The cached document (null: known missing), or undefined when it is not in memory. Never reads the store. */
+  peek(id: string): Versioned<DocByKind[K]> | null | undefined {
+    return this.#lru.get(id);
+  }
+
   evict(id: string): void {
     this.#reads.invalidate(id);
     this.#lru.delete(id);

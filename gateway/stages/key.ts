@@ -19,11 +19,12 @@ export function createKeyStage(keys: KeyCache, opts: { now?: () => number; diges
   // 128-character key costs five times its tail; a hit must then match the whole key.
   const digests = new LruCache<string, { readonly extKey: string; readonly hash: string }>(opts.digests ?? 10_000);
   const tail = (extKey: string) => (extKey.length > 40 ? extKey.slice(-24) : extKey);
-  function accept(ctx: RequestContext, extKey: string, entry: KeyEntry | null): Denial | null {
+  function accept(ctx: RequestContext, extKey: string, hash: string, entry: KeyEntry | null): Denial | null {
     // Most keys never expire: no clock read for them.
     if (entry === null || (entry.expires !== Infinity && entry.expires <= now())) return ERRORS.KEY_UNKNOWN;
     if (entry.env !== ctx.snapshot.env) return ERRORS.KEY_ENV;
     ctx.extKey = extKey;
+    ctx.keyHash = hash;
     ctx.key = entry;
     ctx.pkg = ctx.snapshot.packages.get(entry.packageCode) ?? null;
     return null;
@@ -42,14 +43,14 @@ export function createKeyStage(keys: KeyCache, opts: { now?: () => number; diges
       const cached = keys.get(hash);
       if (cached !== undefined) {
         if (memo === undefined && cached !== null) digests.set(tail(extKey), { extKey, hash });
-        return accept(ctx, extKey, cached);
+        return accept(ctx, extKey, hash, cached);
       }
       const key = extKey;
       // A cold key costs one store round trip; a store that cannot answer denies (fail closed).
       return keys.load(hash).then(
         (entry) => {
           if (entry !== null) digests.set(tail(key), { extKey: key, hash });
-          return accept(ctx, key, entry);
+          return accept(ctx, key, hash, entry);
         },
         () => ERRORS.REGISTRY_UNAVAILABLE,
       );

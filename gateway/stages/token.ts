@@ -1,3 +1,5 @@
+import type { CachedUser } from '../../registry/cache.js';
+import type { TokenClaims } from '../auth.js';
 import type { RequestContext, TokenSource } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { HEADERS } from '../headers.js';
@@ -12,6 +14,12 @@ import { queryParam } from './url.js';
  */
 export interface Authenticator {
   authenticate(token: string, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial>;
+  /**
+   * Whether what `authenticate` found (it set `ctx.tokenClaims` and `ctx.userEntry`) still holds
+   * within the same snapshot: the token has not expired and the user's cache entry is the same.
+   * Without it, a request with a token is always authenticated anew.
+   */
+  holds?(claims: TokenClaims, userEntry: CachedUser): boolean;
 }
 
 /** `Bearer <token>`: the token, or null when the header is something else. */
