@@ -55,6 +55,8 @@ const [{ createUrlStage }, { createKeyStage }, { applyServiceAcl }, { createAuth
     dist('services/oauth/signing-keys.js'),
     dist('gateway/proxy/http.js'),
   ]);
+// Older builds have no decision memo: its case then reads n/a.
+const decisionMemo = await dist('gateway/decision-memo.js').catch(() => null);
 // jose as Tessera resolves it (the repo's node_modules), to sign a token the way the oauth service does.
 const { SignJWT } = await import(pathToFileURL(createRequire(join(REPO, 'package.json')).resolve('jose')).href);
 
@@ -192,6 +194,20 @@ const whole = (r) => () => {
 };
 add('whole pipeline: key only', 500_000, whole(KEY_ONLY), `RequestContext + the ${stages.length} stages (createStages + runPipeline)`);
 add('whole pipeline: full', 300_000, whole(FULL), 'key + Bearer token + user ACL + user config inject');
+// The same request again on the same connection: the connection's kept decision, revalidated.
+const decisions = decisionMemo ? new decisionMemo.DecisionMemo(keys, auth) : null;
+decisions?.remember(fullCtx);
+add(
+  'kept decision: full, same connection',
+  1_000_000,
+  () => {
+    if (decisions === null) throw new Error('this build has no decision memo');
+    const ctx = context(FULL);
+    if (!decisions.reuse(ctx)) throw new Error('the kept decision was not reused');
+    return ctx.inject === fullCtx.inject ? null : ctx;
+  },
+  'RequestContext + the connection\'s last decision checked (same request, snapshot, key entry, unexpired token, same user entry) and copied',
+);
 
 keys.close();
 users.close();

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { CachedUser, KeyCache, KeyEntry } from '../registry/cache.js';
-import type { PackageEntry, ServiceEntry, Snapshot } from '../registry/snapshot.js';
+import type { PackageEntry, ServiceEntry } from '../registry/snapshot.js';
 import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/acl.js';
 import type { ServiceVersion } from '../registry/types.js';
 import type { TokenClaims } from './auth.js';
@@ -15,7 +15,8 @@ import type { GatewayUser } from './user.js';
  */
 class Decision {
   // inputs
-  readonly snapshot: Snapshot;
+  /** The snapshot build (its serial, not the object: an idle connection must not keep a whole old snapshot alive). */
+  readonly serial: number;
   readonly method: string | undefined;
   readonly url: string | undefined;
   readonly keyHeader: string | undefined;
@@ -51,7 +52,7 @@ class Decision {
   readonly inject: string | null;
 
   constructor(ctx: RequestContext) {
-    this.snapshot = ctx.snapshot;
+    this.serial = ctx.snapshot.serial;
     this.method = ctx.req.method;
     this.url = ctx.req.url;
     this.keyHeader = ctx.headers.key;
@@ -127,7 +128,7 @@ type DecidingSocket = Socket & { [kDecision]?: Decision };
  *
  * What may change under a kept decision, and how it is caught:
  * - products, packages, ACLs, services, signing keys, revocations, env: all in the snapshot, and
- *   the decision holds for its own snapshot object only;
+ *   the decision holds for its own snapshot build only (builds are numbered, never reused);
  * - the tenant, application and key: the key cache entry must be the very same object (a tenant
  *   change evicts it), and an ext key with an expiry is checked against the clock;
  * - the token and user: the authenticator's `holds` (expiry, same user cache entry).
@@ -151,7 +152,7 @@ export class DecisionMemo {
     if (d === undefined) return false;
     const h = ctx.headers;
     if (
-      d.snapshot !== ctx.snapshot ||
+      d.serial !== ctx.snapshot.serial ||
       d.url !== ctx.req.url ||
       d.method !== ctx.req.method ||
       d.keyHeader !== h.key ||
