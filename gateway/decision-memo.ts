@@ -133,7 +133,8 @@ type DecidingSocket = Socket & { [kDecision]?: Decision };
  *   change evicts it), and an ext key with an expiry is checked against the clock;
  * - the token and user: the authenticator's `holds` (expiry, same user cache entry).
  * Denials are never kept, nor decisions resting on a token nothing can revalidate (legacy SOAJS
- * tokens); a connection holds one decision, replaced by its next request's.
+ * tokens). A connection holds at most one decision, its last request's, and only if that request
+ * was allowed; a stale one is dropped when found.
  */
 export class DecisionMemo {
   /** Requests answered from a kept decision, and decisions made by the stages (for /awarenessStat). */
@@ -148,11 +149,11 @@ export class DecisionMemo {
 
   /** Fills `ctx` from its connection's kept decision when that still applies; false: run the stages. */
   reuse(ctx: RequestContext): boolean {
-    const d = (ctx.req.socket as DecidingSocket)[kDecision];
+    const socket = ctx.req.socket as DecidingSocket | null;
+    const d = socket?.[kDecision];
     if (d === undefined) return false;
     const h = ctx.headers;
     if (
-      d.serial !== ctx.snapshot.serial ||
       d.url !== ctx.req.url ||
       d.method !== ctx.req.method ||
       d.keyHeader !== h.key ||
@@ -163,15 +164,26 @@ export class DecisionMemo {
     ) {
       return false;
     }
+    // The same request: from here a failed check means the decision is stale for good. Dropped, so
+    // that an idle connection does not keep an evicted key, user or old build alive.
     const key = d.key;
-    if (key !== null) {
-      if (d.keyHash === null || this.keys.get(d.keyHash) !== key) return false;
-      if (key.expires !== Infinity && key.expires <= this.now()) return false;
+    if (
+      d.serial !== ctx.snapshot.serial ||
+      (key !== null && (d.keyHash === null || this.keys.get(d.keyHash) !== key || (key.expires !== Infinity && key.expires <= this.now()))) ||
+      (d.tokenClaims !== null && !this.auth!.holds!(d.tokenClaims, d.userEntry))
+    ) {
+      socket![kDecision] = undefined;
+      return false;
     }
-    if (d.tokenClaims !== null && !this.auth!.holds!(d.tokenClaims, d.userEntry)) return false;
     d.applyTo(ctx);
     this.reused++;
     return true;
+  }
+
+  /** A denied or failed request: its connection keeps nothing (a decision is only ever the last request's). */
+  forget(ctx: RequestContext): void {
+    const socket = ctx.req.socket as DecidingSocket | null;
+    if (socket !== null && socket[kDecision] !== undefined) socket[kDecision] = undefined;
   }
 
   /** Keeps an allowed request's decision for its connection's next request. */

@@ -192,6 +192,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
 
   function afterStages(ctx: RequestContext, denial: Denial | null, err?: unknown): void {
     if (denial === null && err === undefined) decisions.remember(ctx);
+    else decisions.forget(ctx);
     afterPipeline(ctx, denial, err);
   }
 
@@ -246,10 +247,11 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     async listen() {
       server.listen(config.gateway.port, config.gateway.host);
       await once(server, 'listening');
-      maintenance.listen(config.gateway.maintenancePort, config.gateway.host);
-      await once(maintenance, 'listening');
+      // Known before the next await: a request served meanwhile must not inject port 0.
       boundPort = (server.address() as AddressInfo).port;
       awareness.port = boundPort;
+      maintenance.listen(config.gateway.maintenancePort, config.gateway.host);
+      await once(maintenance, 'listening');
       // Probe once before serving: hosts left registered by a previous run must not get traffic.
       await balancer.probeAll(deps.holder.current());
       balancer.start(deps.holder, config.timeouts.healthCheckSeconds * 1000);

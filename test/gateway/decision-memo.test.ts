@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import t from 'tap';
 import { Client } from 'undici';
 import { hashPasswordSync } from '../../registry/password.js';
@@ -18,6 +18,7 @@ const TID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 const IKEY = '0123456789abcdef0123456789abcdef';
 const KEY = randomBytes(64).toString('hex');
 const KEY2 = randomBytes(64).toString('hex');
+const KEY3 = randomBytes(64).toString('hex');
 
 const oauthAcl = { '1': { access: false, post: { apis: { '/token': { access: false } } }, delete: { apis: { '/accessToken/:token': { access: false } } } } };
 const svcAcl = { '1': { access: false, apis: { '/public': { access: false }, '/private': { access: true }, '/admins': { access: ['admin'] } } } };
@@ -35,7 +36,7 @@ const tenant: Tenant = {
       appId: `${TID.slice(0, 20)}0001`,
       product: 'P',
       package: 'P_MAIN',
-      keys: [{ key: IKEY, config: { dev: { svc: { n: 1 } } }, extKeys: [extKey(KEY), extKey(KEY2)] }],
+      keys: [{ key: IKEY, config: { dev: { svc: { n: 1 } } }, extKeys: [extKey(KEY), extKey(KEY2), extKey(KEY3, { geo: { deny: ['10.0.0.0/8'] } })] }],
     },
   ],
 };
@@ -59,7 +60,8 @@ const user = (id: string, username: string, groupsOf: string[]): User => ({
 const ALICE = 'u00000000000000000000001';
 const users = [user(ALICE, 'alice', ['admin']), user('u00000000000000000000002', 'bob', [])];
 
-const gw = await startTestGateway({ products, tenants: [tenant], services, groups, users, auth: true });
+// The loopback is a trusted proxy: X-Forwarded-For sets the client address the geo rules see.
+const gw = await startTestGateway({ products, tenants: [tenant], services, groups, users, auth: true, config: { 'gateway.trustedProxies': ['127.0.0.1/32'] } });
 t.teardown(() => gw.close());
 const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600 });
 t.teardown(() => oauth.close());
@@ -119,7 +121,13 @@ t.test('another token, key, path, method or query is decided anew; a denial is n
   t.equal(code(await call('/svc/admins')), 400, 'no token');
   t.equal((await reused()) - before, 0, 'none of those was answered from the kept decision');
   t.equal((await call('/svc/admins', bearer(alice))).status, 200);
-  t.equal((await reused()) - before, 1, 'the denials did not replace the kept decision: the same request is reused');
+  t.equal((await reused()) - before, 0, 'a denial left nothing kept: decided anew');
+  t.equal((await call('/svc/admins', bearer(alice))).status, 200);
+  t.equal((await reused()) - before, 1, 'and kept again');
+  t.equal(code(await call('/svc/admins', { 'access_token': bob })), 160, "bob's token in the access_token header");
+  t.equal((await call('/svc/admins', { 'access_token': alice })).status, 200);
+  t.equal(code(await call('/svc/admins', { 'access_token': bob })), 160, 'and again right after alice\'s in the same header');
+  t.equal((await reused()) - before, 1);
   before = await reused();
   t.equal((await call('/svc/admins', { ...bearer(alice), key: KEY2 })).status, 200, "the key's other ext key");
   t.equal((await call('/svc/nothing', bearer(alice))).status, 200, 'an unlisted API of a public service');
@@ -184,12 +192,38 @@ t.test('an ACL change applies at once on the same connection', async (t) => {
 t.test('a revoked token is refused at once on the same connection', async (t) => {
   const token = await tokenOf('alice');
   await call('/svc/private', bearer(token));
+  const before = await reused();
   t.equal((await call('/svc/private', bearer(token))).status, 200);
-  const revoke = await call(`/oauth/accessToken/${token}`, {}, 'DELETE');
-  t.equal(revoke.status, 200, 'logged out');
+  t.equal((await reused()) - before, 1, 'kept');
+  // A logout, as the oauth service records it, made elsewhere (not over this connection).
+  const { jti, exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string; exp: number };
+  await gw.store.put('revocation', { id: `jti:${jti}`, expiresAt: exp * 1000 });
   await settle(gw);
   t.equal(code(await call('/svc/private', bearer(token))), 401, 'refused after the logout');
   t.equal((await call('/svc/private', bearer(alice))).status, 200, "alice's other token still works");
+});
+
+t.test('the client address is part of the request: a geo rule applies to each', async (t) => {
+  const from = (ip: string) => ({ key: KEY3, 'x-forwarded-for': ip });
+  t.equal((await call('/svc/public', from('192.168.1.1'))).status, 200);
+  const before = await reused();
+  t.equal((await call('/svc/public', from('192.168.1.1'))).status, 200);
+  t.equal((await reused()) - before, 1, 'kept for the same address');
+  t.equal(code(await call('/svc/public', from('10.0.0.5'))), 155, 'a denied address right after an allowed one');
+  t.equal((await call('/svc/public', { key: KEY, 'x-forwarded-for': '10.0.0.5' })).status, 200, 'another ext key without the rule');
+  t.equal(code(await call('/svc/public', from('10.0.0.5'))), 155, 'and right after it, the same address with the key that has it');
+});
+
+t.test('a legacy SOAJS token is never answered from a kept decision', async (t) => {
+  const access = 'cfb209a91b23896820f510aadbf1f4284b512123';
+  const id = createHash('sha256').update(access).digest('hex');
+  await gw.store.put('legacyToken', { id, type: 'access', userId: ALICE, tenantId: TID, env: 'dev', expiresAt: Date.now() + 3_600_000 });
+  const before = await reused();
+  t.equal((await call(`/svc/private?access_token=${access}`)).status, 200);
+  t.equal((await call(`/svc/private?access_token=${access}`)).status, 200);
+  t.equal((await reused()) - before, 0, 'decided each time: its document is what a logout deletes');
+  await gw.store.delete('legacyToken', id);
+  t.equal(code(await call(`/svc/private?access_token=${access}`)), 401, 'logged out');
 });
 
 t.test('a token that expires is refused on the same connection', async (t) => {
