@@ -4,7 +4,7 @@
 // loaded in turn by autocannon over several interleaved rounds. See RESULTS.md for how to run it
 // and what it measures.
 //
-//   npm run bench                 5 rounds × (1 s warm-up + 6 s) per contender    (≈ 5 min)
+//   npm run bench                 10 rounds × (1 s warm-up + 3 s) per contender   (≈ 6 min)
 //   npm run bench -- --quick      1 round  × (1 s warm-up + 3 s)  per contender   (< 1 min)
 //   options: --rounds N --duration S --warmup S --connections N --only id,id --no-write
 //            --tool auto|wrk|autocannon   (auto: wrk for every row when installed, else autocannon)
@@ -53,9 +53,9 @@ function parseArgs(argv) {
   }
   o.mode = o.quick ? 'quick' : 'full';
   // More, shorter rounds: a median of paired ratios needs several pairs more than long ones.
-  o.rounds ??= o.quick ? 1 : 5;
-  o.duration ??= o.quick ? 3 : 6;
-  o.warmup ??= o.quick ? 1 : 1;
+  o.rounds ??= o.quick ? 1 : 10;
+  o.duration ??= 3;
+  o.warmup ??= 1;
   // Bounded: no run may exceed these, whatever was asked.
   if (o.duration > 60) throw new Error('--duration is at most 60 s');
   if (o.rounds > 10) throw new Error('--rounds is at most 10');
