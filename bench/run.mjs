@@ -595,9 +595,16 @@ http {
 // ---------------------------------------------------------------------------------------------
 // load
 
+/** Contender processes (proxies under test, with their workers), set once all are started. */
+let contenderRoots = [];
+
 async function load(target, o) {
   const ours = descendants(HARNESS_PID);
   const proxy = target.proc ? [target.proc.pid, ...descendants(target.proc.pid)] : [];
+  // The other contenders share the proxy's CPU while idle: whatever they run then (timers, V8's
+  // idle-time GC after their own load) is taken from the one measured.
+  const neighbours = contenderRoots.filter((pid) => pid !== target.proc?.pid).flatMap((pid) => [pid, ...descendants(pid)]);
+  const n0 = treeTicks(neighbours);
   const m0 = machineTicks();
   const o0 = treeTicks(ours);
   const x0 = treeTicks(proxy);
@@ -615,6 +622,7 @@ async function load(target, o) {
     const workMs = ((m1.work - m0.work) * 1000) / CLK_TCK;
     // Share of all CPUs' time (wall × CPUs) spent in user/system work by processes not ours.
     r.foreignPct = allMs > 0 ? Math.max(0, (100 * (workMs - oursMs)) / allMs) : null;
+    r.neighbourMs = ((treeTicks(neighbours) - n0) * 1000) / CLK_TCK;
     r.stealPct = allMs > 0 ? (100 * (m1.steal - m0.steal) * 1000) / CLK_TCK / allMs : null;
     r.irqPct = allMs > 0 ? (100 * (m1.irq - m0.irq) * 1000) / CLK_TCK / allMs : null;
     r.wallMs = Date.now() - w0;
@@ -793,11 +801,11 @@ function targets(rows) {
 }
 
 function roundsTable(rows, rounds) {
-  const head = ['contender', ...Array.from({ length: rounds }, (_, i) => `round ${i + 1}: req/s · p99 ms · proxy CPU µs/req · other CPU`)];
+  const head = ['contender', ...Array.from({ length: rounds }, (_, i) => `round ${i + 1}: req/s · p99 ms · proxy CPU µs/req · idle contenders' CPU ms · other CPU`)];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i ? '---:' : '---')).join('|')}|`];
   for (const r of rows) {
     if (!r.runs.length) continue;
-    lines.push(`| ${r.id} | ${r.runs.map((x) => `${fmt(x.rps)} · ${fmt(x.p99, 2)} · ${fmt(x.cpuUsPerReq, 1)} · ${fmt(x.foreignPct, 0)}%`).join(' | ')} |`);
+    lines.push(`| ${r.id} | ${r.runs.map((x) => `${fmt(x.rps)} · ${fmt(x.p99, 2)} · ${fmt(x.cpuUsPerReq, 1)} · ${fmt(x.neighbourMs, 0)} · ${fmt(x.foreignPct, 0)}%`).join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -953,6 +961,7 @@ async function main() {
       : 'tessera-full is not in this run: every proxy row is sent no key/token headers.',
   );
 
+  contenderRoots = rows.map((r) => r.target?.proc?.pid).filter((pid) => pid !== undefined);
   for (let round = 1; round <= o.rounds; round++) {
     // Every other round in reverse order: a drift of the machine within a round then favours no
     // contender for its place in the line.
@@ -963,7 +972,7 @@ async function main() {
       row.tool = r.tool;
       const bad = r.non2xx > 0 || r.errors > 0 || r.timeouts > 0;
       log(
-        `round ${round}/${o.rounds}  ${row.id.padEnd(16)} ${fmt(r.rps).padStart(8)} req/s  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}  proxy CPU ${fmt(r.cpuUsPerReq, 1)} µs/req  other CPU ${fmt(r.foreignPct, 0)}%  steal ${fmt(r.stealPct, 0)}%`,
+        `round ${round}/${o.rounds}  ${row.id.padEnd(16)} ${fmt(r.rps).padStart(8)} req/s  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}  proxy CPU ${fmt(r.cpuUsPerReq, 1)} µs/req  idle contenders ${fmt(r.neighbourMs, 0)} ms  other CPU ${fmt(r.foreignPct, 0)}%  steal ${fmt(r.stealPct, 0)}%`,
       );
       if (bad) loud(`${row.id}: ${r.non2xx} non-2xx (${JSON.stringify(r.statusCodeStats)}), ${r.errors} errors, ${r.timeouts} timeouts in round ${round}`);
       await sleep(200);
