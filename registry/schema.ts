@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
-import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
+import { type Ajv, type ErrorObject, type Options, type SchemaObject, type ValidateFunction } from 'ajv';
 import { compileServiceAcl } from './acl.js';
 import { compileCidrs } from './net.js';
 import type { DocByKind, DocKind, EnvAcl } from './types.js';
@@ -33,7 +33,15 @@ const methodAclProps = {
   apisPermission: { enum: ['restricted'], description: 'only listed APIs may be called' },
 };
 
-const methodAcl = { type: 'object', additionalProperties: false, properties: methodAclProps };
+// The ACL grammar appears in products, tenants (application overrides) and users (per-key and
+// per-package overrides). Each piece is its own schema, referenced, never inlined: inlined, ajv
+// generated ~5 MB of validator source for it (the method-level piece alone 9 × per version, per
+// service, per place), which the gateway kept in its heap for the life of the process.
+const ACL_ID = 'https://tessera.invalid/schema/acl';
+const ref = (name: string) => ({ $ref: `${ACL_ID}/${name}` });
+
+const methodAclSchema = { $id: `${ACL_ID}/method`, type: 'object', additionalProperties: false, properties: methodAclProps };
+const methodAcl = ref('method');
 
 const versionAclProps = {
   ...methodAclProps,
@@ -48,29 +56,34 @@ const versionAclProps = {
   other: methodAcl,
 };
 
-const versionAcl = { type: 'object', additionalProperties: false, properties: versionAclProps };
+const versionAclSchema = { $id: `${ACL_ID}/version`, type: 'object', additionalProperties: false, properties: versionAclProps };
 
 /** A service entry: versioned (`{"1": {...}}`) or the legacy unversioned VersionAcl. */
-const serviceAcl = {
+const serviceAclSchema = {
+  $id: `${ACL_ID}/service`,
   type: 'object',
   properties: versionAclProps,
-  patternProperties: { '^[0-9]+([.x][0-9]+)?$': versionAcl },
+  patternProperties: { '^[0-9]+([.x][0-9]+)?$': ref('version') },
   additionalProperties: false,
 };
 
-const acl = {
+const aclSchema = {
+  $id: `${ACL_ID}/services`,
   type: 'object',
   description: '{<service>: ServiceAcl}',
   propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' },
-  additionalProperties: serviceAcl,
+  additionalProperties: ref('service'),
 };
+const acl = ref('services');
 
-const envAcl = {
+const envAclSchema = {
+  $id: `${ACL_ID}/envs`,
   type: 'object',
   description: '{<env>: Acl}',
   propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' },
   additionalProperties: acl,
 };
+const envAcl = ref('envs');
 
 const code = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' };
 const id = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' };
@@ -432,8 +445,15 @@ export class ValidationError extends Error {
   }
 }
 
-const ajv = newAjv({ allErrors: false, strict: false });
-ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
+/** An Ajv that knows the ACL schemas the document schemas refer to (for schemas built from their parts, too). */
+export function registryAjv(options: Options = {}): Ajv {
+  const a = newAjv({ allErrors: false, strict: false, ...options, inlineRefs: false });
+  a.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
+  a.addSchema([methodAclSchema, versionAclSchema, serviceAclSchema, aclSchema, envAclSchema]);
+  return a;
+}
+
+const ajv = registryAjv();
 
 const validators: { [K in DocKind]: ValidateFunction<DocByKind[K]> } = {
   product: ajv.compile<DocByKind['product']>(productSchema),

@@ -1,8 +1,7 @@
 import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
-import { fieldPath, productSchema, serviceSchema, tenantSchema } from '../../registry/schema.js';
+import { fieldPath, productSchema, registryAjv, serviceSchema, tenantSchema } from '../../registry/schema.js';
 import type { CidrRules, DeviceRules, EnvAcl, Package, Product, Service, Tenant } from '../../registry/types.js';
 import { errors } from './errors.js';
-import { newAjv } from '../../config/ajv.js';
 
 /**
  * Request body shapes of the registry service, built from the registry's document schemas so the
@@ -67,8 +66,7 @@ export interface RotateBody {
   expDate?: number | string | null;
 }
 
-const ajv = newAjv({ allErrors: false, strict: false });
-ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
+const ajv = registryAjv();
 
 const c = <T>(schema: SchemaObject): ValidateFunction<T> => ajv.compile<T>(schema);
 

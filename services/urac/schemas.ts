@@ -1,8 +1,7 @@
 import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
-import { fieldPath, userSchema } from '../../registry/schema.js';
+import { fieldPath, registryAjv, userSchema } from '../../registry/schema.js';
 import type { UserConfig } from '../../registry/types.js';
 import { ServiceError } from '../kit/envelope.js';
-import { newAjv } from '../../config/ajv.js';
 
 /** Request body schemas of the urac service, compiled once at load. Unknown fields are refused. */
 
@@ -90,7 +89,7 @@ export interface AddGroupBody {
 
 export type EditGroupBody = Partial<Omit<AddGroupBody, 'code'>>;
 
-const ajv = newAjv({ allErrors: false, strict: true });
+const ajv = registryAjv({ strict: true });
 
 function compile<T>(properties: Record<string, unknown>, required: string[], extra: Record<string, unknown> = {}): ValidateFunction<T> {
   return ajv.compile<T>({ type: 'object', additionalProperties: false, required, properties, ...extra });
