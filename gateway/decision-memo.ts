@@ -123,7 +123,7 @@ type DecidingSocket = Socket & { [kDecision]?: Decision };
  * The last allowed decision of each client connection, reused for its next request when that
  * request is the same (method, URL, key, tokens, User-Agent, client address) and nothing it was
  * decided from has changed. A keep-alive client repeating a call is the common case, and running
- * the stages again for it cost ~8 % of a proxied request's CPU in situ — mostly the first touch of
+ * the stages again for it cost up to ~8 % of a proxied request's CPU in situ — mostly the first touch of
  * the snapshot's, caches' and memos' objects, not the work.
  *
  * What may change under a kept decision, and how it is caught:
