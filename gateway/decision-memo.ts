@@ -13,7 +13,7 @@ import type { GatewayUser } from './user.js';
  * decision was made from: the request's own inputs, the snapshot, and the mutable things the
  * snapshot does not cover (the key cache's entry, the token's expiry, the user cache's entry).
  */
-class Decision {
+export class Decision {
   // inputs
   /** The snapshot build (its serial, not the object: an idle connection must not keep a whole old snapshot alive). */
   readonly serial: number;
@@ -172,7 +172,7 @@ export class DecisionMemo {
       (key !== null && (d.keyHash === null || this.keys.get(d.keyHash) !== key || (key.expires !== Infinity && key.expires <= this.now()))) ||
       (d.tokenClaims !== null && !this.auth!.holds!(d.tokenClaims, d.userEntry))
     ) {
-      socket![kDecision] = undefined;
+      this.forget(ctx);
       return false;
     }
     d.applyTo(ctx);
@@ -190,11 +190,10 @@ export class DecisionMemo {
   remember(ctx: RequestContext): void {
     this.made++;
     const socket = ctx.req.socket as DecidingSocket | null;
-    if (socket === null) return;
     const keep =
       (ctx.key === null || ctx.keyHash !== null) &&
       (ctx.token === null || (ctx.tokenClaims !== null && this.auth?.holds !== undefined));
-    if (keep) socket[kDecision] = new Decision(ctx);
-    else socket[kDecision] = undefined;
+    if (socket !== null && keep) socket[kDecision] = new Decision(ctx);
+    else this.forget(ctx);
   }
 }
