@@ -57,6 +57,7 @@ const [{ createUrlStage }, { createKeyStage }, { applyServiceAcl }, { createAuth
   ]);
 // Older builds have no decision memo: its case then reads n/a.
 const decisionMemo = await dist('gateway/decision-memo.js').catch(() => null);
+const injectSignature = await dist('registry/inject-signature.js').catch(() => null);
 // jose as Tessera resolves it (the repo's node_modules), to sign a token the way the oauth service does.
 const { SignJWT } = await import(pathToFileURL(createRequire(join(REPO, 'package.json')).resolve('jose')).href);
 
@@ -185,7 +186,9 @@ add('TokenAuthenticator.authenticate (warm, same string)', 1_000_000, () => auth
 add('TokenAuthenticator.authenticate (warm, fresh string)', 1_000_000, () => auth.authenticate((' ' + token).slice(1), fullCtx), 'the same with a new string per call, as every parsed request brings: the cache lookup hashes all of it');
 add('inject: key only', 1_000_000, () => inject.run(keyCtx), 'soajsinjectobj for a key-only request (tenant, key config, device, geo, awareness)');
 add('inject: user + merged config', 500_000, () => inject.run(fullCtx), 'soajsinjectobj with urac and the user\'s config deep-merged over the key\'s');
-add('upstream headers', 1_000_000, () => proxyHttp.upstreamHeaders(fullCtx, 'http'), 'client headers filtered + forwarding + soajsinjectobj');
+// Builds from before the inject signature took two arguments; the extra one is ignored there.
+const signer = injectSignature ? new injectSignature.InjectSigner(Buffer.alloc(32, 7)) : undefined;
+add('upstream headers', 1_000_000, () => proxyHttp.upstreamHeaders(fullCtx, 'http', signer), 'client headers filtered + forwarding + soajsinjectobj (+ its signature, kept per value)');
 const whole = (r) => () => {
   let out;
   pipeline.runPipeline(stages, context(r), (_c, d, e) => (out = e ?? d));

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { TokenAuthenticator } from '../gateway/auth.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
 import { DocCache, KeyCache, UserCache } from '../registry/cache.js';
+import { INJECT_SECRET_ID, sharedSecret } from '../registry/secrets.js';
 import { openStore } from '../registry/store/open.js';
 import type { Store } from '../registry/store/types.js';
 import { RegistrySync } from '../registry/sync.js';
@@ -38,6 +39,12 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
   const withServices = parts.services ?? true;
   const store = openStore(config, { onError: (err) => log('warn', 'store connection', errorFields(err)) });
   await store.open();
+  const injectSecret = await sharedSecret(store, INJECT_SECRET_ID, config.security.injectSecret);
+  const base = (port: number) => ({
+    port,
+    injectSecret,
+    onError: (err: unknown) => log('error', 'service request failed', errorFields(err)),
+  });
 
   const services: { running: RunningService; version: string }[] = [];
   const hostOf = (s: RunningService, version: string) => ({
@@ -55,7 +62,7 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
     // oauth and urac are part of the platform: they run whether or not the demo does.
     await register(
       await startOauth({
-        port: config.services.oauth.port,
+        ...base(config.services.oauth.port),
         store,
         env: config.env,
         accessTokenSeconds: config.oauth.accessTokenSeconds,
@@ -64,17 +71,18 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
       }),
       '1',
     );
-    await register(await startUrac({ port: config.services.urac.port, store }), '3');
+    await register(await startUrac({ ...base(config.services.urac.port), store }), '3');
     await register(
       await startRegistry({
-        port: config.services.registry.port,
+        ...base(config.services.registry.port),
         store,
+        ownerTenant: config.security.ownerTenant,
         env: config.env,
         ...(config.soajs.keyPassword ? { soajsKeyPassword: config.soajs.keyPassword } : {}),
       }),
       '1',
     );
-    if (config.demo) await register(await startExample03({ port: config.services.example03.port }), '1');
+    if (config.demo) await register(await startExample03(base(config.services.example03.port)), '1');
   }
 
   let sync: RegistrySync | null = null;
@@ -96,6 +104,7 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
       keys,
       authenticator: new TokenAuthenticator({ users, legacyTokens, maxTokens: config.cache.tokens }),
       onError: (err) => log('error', 'request failed inside the gateway', errorFields(err)),
+      injectSecret,
     });
     const bound = await gateway.listen();
     ports = { gateway: bound.port, maintenance: bound.maintenancePort };

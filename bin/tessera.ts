@@ -8,7 +8,7 @@ import { runCluster } from './cluster.js';
 import { onShutdown } from './shutdown.js';
 import { importCommand } from './import.js';
 import { registerCommand } from './register.js';
-import { errorFields, log } from './log.js';
+import { errorFields, log, redact } from './log.js';
 import { startTessera } from './start.js';
 
 const USAGE = `usage: tessera <command> [options]
@@ -88,7 +88,7 @@ async function seed(args: string[]): Promise<void> {
     await Promise.all((['product', 'tenant', 'service', 'user', 'group'] as const).map(async (k) => [k, (await store.list(k)).length] as const)),
   );
   await store.close();
-  process.stdout.write(`seeded ${config.seed} into ${config.store}: ${JSON.stringify(counts)}\n`);
+  process.stdout.write(redact(`seeded ${config.seed} into ${config.store}: ${JSON.stringify(counts)}\n`));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -133,7 +133,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exit(2);
   }
   if (err instanceof ConfigError || (err instanceof Error && /^(seed|config|register|manifest|import):/.test(err.message))) {
-    process.stderr.write(`tessera: ${err.message}\n`);
+    process.stderr.write(redact(`tessera: ${err.message}\n`));
   } else {
     log('error', 'start-up failed', errorFields(err));
   }

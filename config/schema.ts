@@ -8,10 +8,31 @@ export interface Config {
     host: string;
     port: number;
     maintenancePort: number;
+    /** Address the maintenance port binds: loopback unless an operator opens it (it lists every upstream). */
+    maintenanceHost: string;
     /** CIDRs of proxies whose X-Forwarded-For is believed; empty: only the socket address counts. */
     trustedProxies: string[];
     /** Bytes; SOAJS_MAX_INJECT_HEADER_SIZE. */
     maxInjectHeaderBytes: number;
+  };
+  security: {
+    /**
+     * The secret the gateway signs `soajsinjectobj` with and services verify. Absent: one is
+     * generated on first start and kept in the store, shared by every process of that store.
+     */
+    injectSecret?: string;
+    /** Code of the platform's own tenant: only its owner/viewer groups reach the registry API. */
+    ownerTenant: string;
+    login: {
+      /** Wrong passwords for one username before each further try must wait. */
+      userFreeFailures: number;
+      /** Wrong passwords from one client address before each further try must wait. */
+      ipFreeFailures: number;
+      /** Failures are forgotten this long after the last one, seconds. */
+      windowSeconds: number;
+      /** The wait doubles per failure past the free ones, up to this, seconds. */
+      maxDelaySeconds: number;
+    };
   };
   /** `file:<data dir>` (embedded) or `redis://host:port/db`. */
   store: string;
@@ -79,20 +100,43 @@ const filledByDefaults = {} as never;
 export const configSchema: JSONSchemaType<Config> = {
   type: 'object',
   additionalProperties: false,
-  required: ['env', 'gateway', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
+  required: ['env', 'gateway', 'security', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
   properties: {
     env: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'dev', description: 'environment code, lower case' },
     gateway: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'maintenancePort', 'trustedProxies', 'maxInjectHeaderBytes'],
+      required: ['host', 'port', 'maintenancePort', 'maintenanceHost', 'trustedProxies', 'maxInjectHeaderBytes'],
       default: filledByDefaults,
       properties: {
         host: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'address the gateway binds' },
         port: { ...port, default: 4000, description: 'client port; 0 picks a free one' },
         maintenancePort: { ...port, default: 5000, description: 'heartbeat/awareness port' },
+        maintenanceHost: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'address the maintenance port binds' },
         trustedProxies: { type: 'array', items: { type: 'string' }, default: [], description: 'CIDRs whose X-Forwarded-For is trusted' },
         maxInjectHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 65536, description: 'largest soajsinjectobj header' },
+      },
+    },
+    security: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['ownerTenant', 'login'],
+      default: filledByDefaults,
+      properties: {
+        injectSecret: { type: 'string', minLength: 32, maxLength: 512, nullable: true, description: 'at least 32 characters' },
+        ownerTenant: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'OWNER' },
+        login: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['userFreeFailures', 'ipFreeFailures', 'windowSeconds', 'maxDelaySeconds'],
+          default: filledByDefaults,
+          properties: {
+            userFreeFailures: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
+            ipFreeFailures: { type: 'integer', minimum: 1, maximum: 100000, default: 20 },
+            windowSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 900 },
+            maxDelaySeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 300 },
+          },
+        },
       },
     },
     store: { type: 'string', pattern: '^(file:.+|redis://.*)$', default: 'file:./data', description: 'file:<dir> or redis://host:port/db' },
@@ -219,6 +263,9 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_HOST: 'gateway.host',
   TESSERA_PORT: 'gateway.port',
   TESSERA_MAINTENANCE_PORT: 'gateway.maintenancePort',
+  TESSERA_MAINTENANCE_HOST: 'gateway.maintenanceHost',
+  TESSERA_INJECT_SECRET: 'security.injectSecret',
+  TESSERA_OWNER_TENANT: 'security.ownerTenant',
   TESSERA_TRUSTED_PROXIES: 'gateway.trustedProxies',
   TESSERA_MAX_INJECT_HEADER_BYTES: 'gateway.maxInjectHeaderBytes',
   TESSERA_STORE: 'store',

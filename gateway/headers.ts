@@ -1,9 +1,14 @@
+import { SIGNATURE_HEADER } from '../registry/inject-signature.js';
+import { REGISTRY_VERSION_HEADER } from '../registry/read-your-writes.js';
+
 /** Every header name the gateway reads or writes, in one place (lower case, as node delivers them). */
 export const HEADERS = Object.freeze({
   KEY: 'key',
   ACCESS_TOKEN: 'access_token',
   AUTHORIZATION: 'authorization',
   INJECT: 'soajsinjectobj',
+  INJECT_SIGNATURE: SIGNATURE_HEADER,
+  REGISTRY_VERSION: REGISTRY_VERSION_HEADER,
   USER_AGENT: 'user-agent',
   HOST: 'host',
   CONNECTION: 'connection',
@@ -38,6 +43,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 export const STRIP_FROM_CLIENT: ReadonlySet<string> = new Set([
   ...HOP_BY_HOP,
   HEADERS.INJECT,
+  HEADERS.INJECT_SIGNATURE,
   // node's server has already answered `100 Continue`; undici refuses to send the header on.
   'expect',
   HEADERS.X_FORWARDED_FOR,

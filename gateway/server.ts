@@ -5,6 +5,8 @@ import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
 import { compileCidrs, ipIn, plainIp } from '../registry/net.js';
 import type { KeyCache } from '../registry/cache.js';
+import { InjectSigner } from '../registry/inject-signature.js';
+import { CATCH_UP_TIMEOUT_MS } from '../registry/read-your-writes.js';
 import type { Upstream } from '../registry/snapshot.js';
 import type { SnapshotHolder } from '../registry/sync.js';
 import { RequestContext } from './context.js';
@@ -26,6 +28,8 @@ export interface GatewayDeps {
   onResponse?: (ctx: RequestContext, status: number, err: unknown) => void;
   /** Unexpected errors (bugs, I/O): logged by the caller; the request got 164. */
   onError?: (err: unknown) => void;
+  /** The deployment's secret for signing `soajsinjectobj` (registry/secrets.ts). */
+  injectSecret: Buffer;
 }
 
 export interface Gateway {
@@ -123,8 +127,9 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       balancer.markDown(u);
     },
     done: finish,
+    catchUp: (version) => deps.holder.catchUp(version, CATCH_UP_TIMEOUT_MS),
   };
-  const proxyOpts = { pools, hooks, timeoutMs: config.timeouts.requestSeconds * 1000 };
+  const proxyOpts = { pools, hooks, timeoutMs: config.timeouts.requestSeconds * 1000, signer: new InjectSigner(deps.injectSecret) };
   const decisions = new DecisionMemo(deps.keys, deps.authenticator ?? null);
 
   function clientIp(ctx: RequestContext): string {
@@ -211,8 +216,15 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body.toString()}`);
   });
 
+  // Read-only by construction: it lists every upstream, so it binds loopback by default
+  // (gateway.maintenanceHost) and answers nothing but GET/HEAD.
   const maintenance = createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' });
+      res.end(JSON.stringify({ result: false, ts: Date.now(), service: { service: 'tessera', type: 'rest', route } }));
+      return;
+    }
     const payload = (data?: unknown) =>
       JSON.stringify({
         result: true,
@@ -250,7 +262,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       // Known before the next await: a request served meanwhile must not inject port 0.
       boundPort = (server.address() as AddressInfo).port;
       awareness.port = boundPort;
-      maintenance.listen(config.gateway.maintenancePort, config.gateway.host);
+      maintenance.listen(config.gateway.maintenancePort, config.gateway.maintenanceHost);
       await once(maintenance, 'listening');
       // Probe once before serving: hosts left registered by a previous run must not get traffic.
       await balancer.probeAll(deps.holder.current());

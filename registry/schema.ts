@@ -434,6 +434,18 @@ export const legacyTokenSchema: SchemaObject = {
   },
 };
 
+export const secretSchema: SchemaObject = {
+  $id: 'tessera/secret',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'value', 'createdAt'],
+  properties: {
+    id: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,63}$' },
+    value: { type: 'string', pattern: '^[A-Za-z0-9_-]{43,512}$', description: 'base64url, at least 32 bytes' },
+    createdAt: { type: 'integer', minimum: 0 },
+  },
+};
+
 export class ValidationError extends Error {
   override name = 'ValidationError';
   constructor(
@@ -466,6 +478,7 @@ const validators: { [K in DocKind]: ValidateFunction<DocByKind[K]> } = {
   revocation: ajv.compile<DocByKind['revocation']>(revocationSchema),
   audit: ajv.compile<DocByKind['audit']>(auditSchema),
   legacyToken: ajv.compile<DocByKind['legacyToken']>(legacyTokenSchema),
+  secret: ajv.compile<DocByKind['secret']>(secretSchema),
 };
 
 /**

@@ -4,6 +4,11 @@ import { SNAPSHOT_KINDS, type Store } from './store/types.js';
 /** What the data plane reads: the current snapshot, swapped whole. */
 export interface SnapshotHolder {
   current(): Snapshot;
+  /**
+   * Resolves true once this holder is current with registry `version` (reloading at once rather
+   * than waiting for the change feed), false when `timeoutMs` passed first.
+   */
+  catchUp(version: number, timeoutMs: number): Promise<boolean>;
 }
 
 export interface SyncOptions {
@@ -59,6 +64,28 @@ export class RegistrySync implements SnapshotHolder {
   waitFor(version: number): Promise<void> {
     if (this.#snapshot && this.#current >= version) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ version, resolve }));
+  }
+
+  catchUp(version: number, timeoutMs: number): Promise<boolean> {
+    if (this.#snapshot && this.#current >= version) return Promise.resolve(true);
+    // The change feed would bring it too, but a reload now does not wait for the message.
+    this.#schedule();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i !== -1) this.#waiters.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      const waiter = {
+        version,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.#waiters.push(waiter);
+    });
   }
 
   stop(): void {

@@ -248,6 +248,17 @@ export interface LegacyToken {
   expiresAt: number;
 }
 
+/**
+ * A deployment secret every process of one registry shares (e.g. the key that signs
+ * `soajsinjectobj`): created once with compare-and-set, never sent in any answer.
+ */
+export interface Secret {
+  id: string;
+  /** base64url, at least 32 bytes of randomness. */
+  value: string;
+  createdAt: number;
+}
+
 export type DocKind =
   | 'product'
   | 'tenant'
@@ -258,7 +269,8 @@ export type DocKind =
   | 'refreshToken'
   | 'revocation'
   | 'audit'
-  | 'legacyToken';
+  | 'legacyToken'
+  | 'secret';
 
 export interface DocByKind {
   product: Product;
@@ -271,6 +283,7 @@ export interface DocByKind {
   revocation: Revocation;
   audit: AuditEntry;
   legacyToken: LegacyToken;
+  secret: Secret;
 }
 
 export const DOC_KINDS: readonly DocKind[] = [
@@ -284,6 +297,7 @@ export const DOC_KINDS: readonly DocKind[] = [
   'revocation',
   'audit',
   'legacyToken',
+  'secret',
 ];
 
 /** A host a running service registered for itself (not persisted: it re-registers on start). */

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { util, type Dispatcher } from 'undici';
+import type { InjectSigner } from '../../registry/inject-signature.js';
 import type { Upstream } from '../../registry/snapshot.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
@@ -28,13 +29,13 @@ export function isUnreachable(err: unknown): boolean {
  * ours: a flat name/value list, which undici takes as is. Built in the request's own list, past the
  * client's part (so a second call gives the same list, not a longer one).
  */
-export function upstreamHeaders(ctx: RequestContext, proto: string): string[] {
+export function upstreamHeaders(ctx: RequestContext, proto: string, signer: InjectSigner): string[] {
   const out = ctx.headers.forward;
   out.length = ctx.headers.clientCount;
   out.push(HEADERS.X_FORWARDED_FOR, ctx.clientIp);
   if (ctx.headers.host !== undefined) out.push(HEADERS.X_FORWARDED_HOST, ctx.headers.host);
   out.push(HEADERS.X_FORWARDED_PROTO, proto);
-  if (ctx.inject !== null) out.push(HEADERS.INJECT, ctx.inject);
+  if (ctx.inject !== null) out.push(HEADERS.INJECT, ctx.inject, HEADERS.INJECT_SIGNATURE, signer.sign(ctx.inject));
   return out;
 }
 
@@ -91,6 +92,8 @@ export interface ProxyHooks {
   decorate(ctx: RequestContext, headers: string[]): void;
   unreachable(u: Upstream): void;
   done(ctx: RequestContext, status: number, err: unknown): void;
+  /** Resolves once this gateway's snapshot has caught up with registry `version` (or gave up waiting). */
+  catchUp(version: number): Promise<unknown>;
 }
 
 /**
@@ -142,12 +145,32 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.#status = statusCode;
     this.#resume = resume;
     const out = downstreamHeaders(rawHeaders);
+    const rv = headerIndex(out, HEADERS.REGISTRY_VERSION);
+    if (rv !== -1) {
+      // A service changed what we enforce (registry/read-your-writes.ts): the answer waits, the
+      // upstream paused, until our snapshot has the change — the client's next request sees it.
+      const version = Number(out[rv + 1]);
+      out.splice(rv, 2);
+      if (Number.isSafeInteger(version) && version > 0) {
+        void this.hooks.catchUp(version).then(() => {
+          if (this.ctx.res.destroyed) return this.#abort?.(new Error('client closed'));
+          this.#writeHead(statusCode, out);
+          resume();
+        });
+        return false;
+      }
+    }
+    this.#writeHead(statusCode, out);
+    return true;
+  }
+
+  #writeHead(statusCode: number, out: string[]): void {
+    const res = this.ctx.res;
     this.hooks.decorate(this.ctx, out);
     res.writeHead(statusCode, out);
     // writeHead only buffers: without a length (streams, SSE, long polls) the client must get the
     // headers now, not with the first body byte.
     if (headerIndex(out, HEADERS.CONTENT_LENGTH) === -1) res.flushHeaders();
-    return true;
   }
 
   onData(chunk: Buffer): boolean {
@@ -186,6 +209,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 export interface ProxyOptions {
   pools: PoolSet;
   hooks: ProxyHooks;
+  /** Signs `soajsinjectobj` for the services (they refuse an unsigned one). */
+  signer: InjectSigner;
   /** Default timeout, ms, for services that set none. */
   timeoutMs: number;
 }
@@ -210,7 +235,7 @@ export function proxyRequest(ctx: RequestContext, upstream: Upstream, opts: Prox
     {
       path: ctx.upstreamPath,
       method: (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: upstreamHeaders(ctx, 'http'),
+      headers: upstreamHeaders(ctx, 'http', opts.signer),
       body,
       headersTimeout: timeout,
       bodyTimeout: timeout,

@@ -1,12 +1,15 @@
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';
+import { notHeld, tenantHoldings } from '../../registry/tenant-holdings.js';
 import { applyServiceAcl } from './acl.js';
 
 /**
  * user: a loaded user with a user-level ACL replaces the key-level ACL for every service — a
  * service missing from it is 154 even when the package grants it (SOAJS, §2.4). Levels are never
- * merged. Without a requested version the latest one in the user's ACL is used.
+ * merged. Without a requested version the latest one in the user's ACL is used. What it grants is
+ * bounded by what the key's tenant holds (registry/tenant-holdings.ts): 154 past a service or
+ * version, 159 past an API.
  */
 export function createUserStage(): Stage {
   return {
@@ -24,6 +27,11 @@ export function createUserStage(): Stage {
         ctx.flags = flags;
       }
       applyServiceAcl(ctx, entry);
+      if (ctx.acl === null) return null;
+      // The user-level ACL was written inside the tenant: it never reaches past what the tenant holds.
+      const outside = notHeld(tenantHoldings(ctx.key!.tenant, ctx.snapshot), ctx.serviceName, ctx.version, ctx.req.method ?? 'GET', ctx.aclPath);
+      if (outside === 'service') return ERRORS.SERVICE_NOT_IN_PACKAGE;
+      if (outside === 'api') return ERRORS.API_RESTRICTED;
       return null;
     },
   };

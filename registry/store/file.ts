@@ -92,6 +92,10 @@ export class FileStore implements Store {
     if (changed) this.#persist(this.#state);
   }
 
+  async registryVersion(): Promise<number> {
+    return this.#state.version;
+  }
+
   async load(): Promise<RegistryData> {
     const all = <K extends DocKind>(kind: K) => Object.values(this.#state.docs[kind]).map((e) => e.doc as DocByKind[K]);
     return {

@@ -246,6 +246,10 @@ export class RedisStore implements Store {
     }
   }
 
+  async registryVersion(): Promise<number> {
+    return Number((await this.#call(() => this.#client.get(this.#key('version')))) ?? 0);
+  }
+
   async load(): Promise<RegistryData> {
     const kinds = ['product', 'service', 'group', 'signingKey', 'revocation'] as const;
     const m = this.#client.multi();

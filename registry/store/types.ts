@@ -79,6 +79,8 @@ export interface Store {
   readonly type: 'file' | 'redis';
   open(): Promise<void>;
   load(): Promise<RegistryData>;
+  /** The registry version now: at least that of every write acknowledged before the call. */
+  registryVersion(): Promise<number>;
   get<K extends DocKind>(kind: K, id: string): Promise<Versioned<DocByKind[K]> | null>;
   list<K extends DocKind>(kind: K): Promise<Versioned<DocByKind[K]>[]>;
   /** Returns the document's new version. */

@@ -1,5 +1,5 @@
 import { ok, ServiceError } from '../kit/envelope.js';
-import { startService, type RunningService, type ServiceRequest } from '../kit/server.js';
+import { baseOptions, startService, type RunningService, type ServiceBase, type ServiceRequest } from '../kit/server.js';
 
 /** IMFV's message for a missing input (SOAJS code 172). */
 function required(req: ServiceRequest, name: string): string {
@@ -14,12 +14,10 @@ function tenantName(req: ServiceRequest): unknown {
 }
 
 /** The classic SOAJS example03: one service, many tenants, each seeing its own key config. */
-export function startExample03(opts: { port: number; host?: string; maintenancePort?: number }): Promise<RunningService> {
+export function startExample03(opts: ServiceBase): Promise<RunningService> {
   return startService({
     name: 'example03',
-    port: opts.port,
-    ...(opts.host !== undefined ? { host: opts.host } : {}),
-    ...(opts.maintenancePort !== undefined ? { maintenancePort: opts.maintenancePort } : {}),
+    ...baseOptions(opts),
     extKeyRequired: true,
     routes: [
       {

@@ -3,8 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pathToRegExp } from '../../registry/acl.js';
 import { StoreUnavailableError } from '../../registry/store/types.js';
+import { checkInjectSignature, SIGNATURE_HEADER } from '../../registry/inject-signature.js';
 import { fail, ServiceError } from './envelope.js';
 import { parseInject, type SoajsContext } from './inject.js';
+import { parseJsonObject } from './json.js';
 
 export interface ServiceRequest {
   readonly method: string;
@@ -38,9 +40,39 @@ export interface ServiceOptions {
   host?: string;
   /** Reject calls that did not come through the gateway (no `soajsinjectobj`) with 142. */
   extKeyRequired: boolean;
+  /**
+   * The deployment's secret the gateway signs `soajsinjectobj` with: a context without a fresh,
+   * valid signature is refused (403, code 142) and never reaches a handler.
+   */
+  injectSecret: Buffer;
+  /** Seconds since the epoch, for the signature's freshness (tests inject a clock). */
+  now?: () => number;
   routes: readonly Route[];
   maxBodyBytes?: number;
   onError?: (err: unknown) => void;
+}
+
+/** What every bundled service is started with: where it listens and how it trusts the gateway. */
+export interface ServiceBase {
+  port: number;
+  host?: string;
+  maintenancePort?: number;
+  injectSecret: Buffer;
+  /** Unexpected errors (the caller got a 500): logged by whoever started the service. */
+  onError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+/** The ServiceOptions fields a ServiceBase gives (optional ones only when set). */
+export function baseOptions(b: ServiceBase): Pick<ServiceOptions, 'port' | 'host' | 'maintenancePort' | 'injectSecret' | 'onError' | 'now'> {
+  return {
+    port: b.port,
+    injectSecret: b.injectSecret,
+    ...(b.host !== undefined ? { host: b.host } : {}),
+    ...(b.maintenancePort !== undefined ? { maintenancePort: b.maintenancePort } : {}),
+    ...(b.onError !== undefined ? { onError: b.onError } : {}),
+    ...(b.now !== undefined ? { now: b.now } : {}),
+  };
 }
 
 export interface RunningService {
@@ -80,16 +112,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Record<str
   if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text));
   // application/json and its structured-syntax variants (RFC 6839), e.g. merge-patch+json.
   if (type === 'application/json' || type === '' || (type.startsWith('application/') && type.endsWith('+json'))) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new ServiceError(400, 400, 'Request body is not valid JSON');
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new ServiceError(400, 400, 'Request body must be a JSON object');
-    }
-    return parsed as Record<string, unknown>;
+    return parseJsonObject(text);
   }
   throw new ServiceError(415, 415, `Unsupported content-type ${type}`);
 }
@@ -101,6 +124,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Record<str
 export async function startService(opts: ServiceOptions): Promise<RunningService> {
   const host = opts.host ?? '127.0.0.1';
   const limit = opts.maxBodyBytes ?? 1024 * 1024;
+  const now = opts.now ?? Date.now;
   const routes: CompiledRoute[] = opts.routes.map((r) => {
     const names = [...r.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
     return { ...r, re: names.length ? pathToRegExp(r.path) : null, names };
@@ -109,7 +133,18 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://service');
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
-    const soajs = parseInject(req.headers['soajsinjectobj'] as string | undefined);
+    const header = req.headers['soajsinjectobj'];
+    let soajs: SoajsContext | null = null;
+    if (header !== undefined) {
+      const value = Array.isArray(header) ? header.join(',') : header;
+      const fault = checkInjectSignature(opts.injectSecret, value, req.headers[SIGNATURE_HEADER] as string | undefined, Math.floor(now() / 1000));
+      if (fault !== null) {
+        send(res, 403, fail(142, `soajsinjectobj is refused: the gateway's signature is ${fault}. Call this service through the gateway`));
+        req.resume();
+        return;
+      }
+      soajs = parseInject(value);
+    }
     if (opts.extKeyRequired && soajs === null) {
       send(res, 500, fail(142, 'extKeyRequired is ON for this service, Make sure your request is going through soajs.controller and a key is in the header'));
       return;

@@ -3,6 +3,8 @@ import { ServiceError } from '../kit/envelope.js';
 /** Error answers of the registry service (code, HTTP status, message). */
 export const errors = {
   notLoggedIn: () => new ServiceError(401, 401, 'You need to be logged in.'),
+  /** Whatever ACL let the call through: the registry is the platform's, not a tenant's. */
+  notPlatform: () => new ServiceError(403, 403, "The registry API is for the platform owner tenant's owner (writes) and viewer (reads) groups only."),
   badRequest: (message: string) => new ServiceError(400, 400, message),
   notFound: (what: string) => new ServiceError(404, 404, `${what} not found.`),
   exists: (what: string) => new ServiceError(409, 409, `${what} already exists.`),

@@ -1,5 +1,6 @@
 import type { Store } from '../../registry/store/types.js';
-import { startService, type RunningService } from '../kit/server.js';
+import { platformOnly } from './platform.js';
+import { baseOptions, startService, type RunningService, type ServiceBase } from '../kit/server.js';
 import { applicationRoutes } from './applications.js';
 import { auditRoutes } from './audit.js';
 import { keyRoutes } from './keys.js';
@@ -8,15 +9,14 @@ import { productRoutes } from './products.js';
 import { serviceRoutes } from './services.js';
 import { tenantRoutes } from './tenants.js';
 
-export interface RegistryOptions {
-  port: number;
-  host?: string;
-  maintenancePort?: number;
+export interface RegistryOptions extends ServiceBase {
   store: Store;
   /** Environment of this deployment: the default `env` of new ext keys. */
   env: string;
   /** The env's SOAJS key password: enables `format: "soajs"` ext keys. */
   soajsKeyPassword?: string;
+  /** Code of the platform's tenant: the only one whose owner/viewer groups may call this API. */
+  ownerTenant: string;
 }
 
 /**
@@ -30,11 +30,9 @@ export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
   const { store } = opts;
   return startService({
     name: 'registry',
-    port: opts.port,
-    ...(opts.host !== undefined ? { host: opts.host } : {}),
-    ...(opts.maintenancePort !== undefined ? { maintenancePort: opts.maintenancePort } : {}),
+    ...baseOptions(opts),
     extKeyRequired: true,
-    routes: [
+    routes: platformOnly(opts.ownerTenant, [
       ...productRoutes(store),
       ...packageRoutes(store),
       ...tenantRoutes(store),
@@ -42,6 +40,6 @@ export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
       ...keyRoutes(store, opts.env, opts.soajsKeyPassword),
       ...serviceRoutes(store),
       ...auditRoutes(store),
-    ],
+    ]),
   });
 }

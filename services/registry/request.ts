@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../../registry/types.js';
 import { ServiceError } from '../kit/envelope.js';
+import { parseJsonObject } from '../kit/json.js';
 import type { Reply, Route, ServiceRequest } from '../kit/server.js';
 import { errors } from './errors.js';
 
@@ -86,16 +87,7 @@ async function readMergePatch(req: ServiceRequest): Promise<Record<string, unkno
     if (size > PATCH_LIMIT) throw new ServiceError(413, 413, `Request body larger than ${PATCH_LIMIT} bytes`);
     chunks.push(chunk);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw errors.badRequest('Request body is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw errors.badRequest('A merge patch must be a JSON object');
-  }
-  return parsed as Record<string, unknown>;
+  return parseJsonObject(Buffer.concat(chunks).toString('utf8'), 'A merge patch');
 }
 
 /** An optional integer query parameter in [min, max]. */

@@ -21,6 +21,11 @@ export function accountRoutes(store: Store): Route[] {
       path: '/account/getUser',
       async handler(req) {
         const username = queryField(req.query, 'username', patterns.username);
+        // Only the user or an owner of the key's tenant learns anything, and everyone else gets the
+        // answer an unknown username gets — without even a look-up, so its timing says nothing either.
+        const caller = req.soajs?.urac ?? null;
+        const self = caller !== null && caller.username.toLowerCase() === username.toLowerCase();
+        if (!self && !(caller?.groups.includes('owner') ?? false)) throw errors.userNotFound();
         const found = await store.findUserByUsername(username);
         if (found === null || !belongsTo(found.doc, tenantOf(req).id)) throw errors.userNotFound();
         return ok(userRecord(found.doc));

@@ -4,6 +4,7 @@ import { ok, ServiceError } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { belongsTo, callerOf, errors, tenantOf, userRecord } from './context.js';
 import { bodies, checkBody, patterns, queryField, queryInt, type AdminUserConfig } from './schemas.js';
+import { checkUserConfig } from './holdings.js';
 import { createUser, withGroupsIn } from './users.js';
 import { checkGroups, mutate, remove } from './writes.js';
 
@@ -57,6 +58,7 @@ export function adminUserRoutes(store: Store): Route[] {
         const body = checkBody(bodies.addUser, req.body);
         const tenant = tenantOf(req);
         await checkGroups(store, tenant.id, body.groups ?? []);
+        await checkUserConfig(store, tenant.id, body.config);
         const user = await createUser(store, {
           username: body.username,
           password: body.password,
@@ -82,6 +84,7 @@ export function adminUserRoutes(store: Store): Route[] {
         const body = checkBody(bodies.editUser, req.body);
         const tenantId = tenantOf(req).id;
         if (body.groups !== undefined) await checkGroups(store, tenantId, body.groups);
+        await checkUserConfig(store, tenantId, body.config);
         const user = await mutate(store, 'user', id, (u) => {
           // Only the home tenant edits a user's account; a tenant that invited it manages its groups there.
           if (u === null || u.tenant.id !== tenantId) throw errors.userNotFound();

@@ -3,6 +3,7 @@ import type { Group, User } from '../../registry/types.js';
 import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { callerOf, errors, groupId, groupRecord, tenantOf } from './context.js';
+import { checkAllowedPackages } from './holdings.js';
 import { bodies, checkBody, patterns, queryField } from './schemas.js';
 import { create, mutate, remove } from './writes.js';
 
@@ -58,6 +59,7 @@ export function groupRoutes(store: Store): Route[] {
         callerOf(req);
         const body = checkBody(bodies.addGroup, req.body);
         const tenant = tenantOf(req);
+        await checkAllowedPackages(store, tenant.id, body.config?.allowedPackages);
         const group: Group = {
           id: groupId(tenant.id, body.code),
           code: body.code,
@@ -83,6 +85,7 @@ export function groupRoutes(store: Store): Route[] {
         callerOf(req);
         const code = queryField(req.query, 'code', patterns.code);
         const body = checkBody(bodies.editGroup, req.body);
+        await checkAllowedPackages(store, tenantOf(req).id, body.config?.allowedPackages);
         const group = await mutate(store, 'group', groupId(tenantOf(req).id, code), (g) => {
           if (g === null) throw errors.groupNotFound();
           const next: Group = { ...g };

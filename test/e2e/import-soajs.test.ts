@@ -15,6 +15,7 @@ import { RegistrySync } from '../../registry/sync.js';
 import type { DocByKind, DocKind, Service, Tenant, User } from '../../registry/types.js';
 import { getJson, soajsError } from '../helpers/demo.js';
 import { startEchoService } from '../helpers/servers.js';
+import { INJECT_SECRET_ID, sharedSecret } from '../../registry/secrets.js';
 
 /**
  * The SOAJS controller's provision test data, imported with the library into a FileStore, served by
@@ -96,7 +97,12 @@ t.test('an imported SOAJS provision serves through the gateway', async (t) => {
   const users = new UserCache(store, 1000);
   const legacyTokens = new DocCache(store, 'legacyToken', 1000);
   const keys = new KeyCache(store, 'dev', 1000);
-  const gateway = createGateway(config, { holder: sync, keys, authenticator: new TokenAuthenticator({ users, legacyTokens }) });
+  const gateway = createGateway(config, {
+    holder: sync,
+    keys,
+    authenticator: new TokenAuthenticator({ users, legacyTokens }),
+    injectSecret: await sharedSecret(store, INJECT_SECRET_ID),
+  });
   const { port } = await gateway.listen();
   t.teardown(async () => {
     await gateway.close();

@@ -45,7 +45,9 @@ t.test('user-level walkthrough', async (t) => {
   });
 
   t.test('GET /urac/account/getUser returns the record without the password hash', async (t) => {
-    const r = await request(base, '/urac/account/getUser?username=user1', { headers: { key: A } });
+    const anonymous = await request(base, '/urac/account/getUser?username=user1', { headers: { key: A } });
+    t.same(anonymous.body, soajsError(520, 'User not found.'), 'with the key alone: the answer an unknown username gets');
+    const r = await request(base, `/urac/account/getUser?username=user1&access_token=${tokens['user1']!.access_token}`, { headers: { key: A } });
     t.equal(r.status, 200);
     t.match(r.body, {
       result: true,

@@ -2,6 +2,8 @@ import t from 'tap';
 import { ClientHeaders } from '../../gateway/client-headers.js';
 import type { RequestContext } from '../../gateway/context.js';
 import { upstreamHeaders } from '../../gateway/proxy/http.js';
+import { InjectSigner, signInject } from '../../registry/inject-signature.js';
+const SECRET = Buffer.from('a test secret of at least 32 bytes!!');
 
 /** node's `req.headers` shape: lower-case names, repeats joined except set-cookie. */
 const sample = {
@@ -66,7 +68,9 @@ t.test('upstream headers: ours after the client\'s, the same list however often 
     'x-forwarded-host', 'h',
     'x-forwarded-proto', 'http',
     'soajsinjectobj', '{"tenant":{}}',
+    'x-tessera-signature', signInject(SECRET, '{"tenant":{}}', 1_700_000_000),
   ];
-  t.strictSame([...upstreamHeaders(ctx, 'http')], expected);
-  t.strictSame([...upstreamHeaders(ctx, 'http')], expected, 'a second call does not append again');
+  const signer = new InjectSigner(SECRET, () => 1_700_000_000_000);
+  t.strictSame([...upstreamHeaders(ctx, 'http', signer)], expected);
+  t.strictSame([...upstreamHeaders(ctx, 'http', signer)], expected, 'a second call does not append again');
 });

@@ -11,6 +11,7 @@ import { startOauth } from '../../services/oauth/index.js';
 import { getJson, type TokenPair } from '../helpers/demo.js';
 import { extKey, settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService } from '../helpers/servers.js';
+import { signedInject } from '../helpers/inject.js';
 
 /**
  * A connection's next request, when it is the same as its last allowed one, reuses that decision
@@ -67,7 +68,7 @@ const users = [user(ALICE, 'alice', ['admin']), user('u00000000000000000000002',
 // The loopback is a trusted proxy: X-Forwarded-For sets the client address the geo rules see.
 const gw = await startTestGateway({ products, tenants: [tenant], services, groups, users, auth: true, config: { 'gateway.trustedProxies': ['127.0.0.1/32'] } });
 t.teardown(() => gw.close());
-const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600 });
+const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret });
 t.teardown(() => oauth.close());
 const echo = await startEchoService();
 t.teardown(() => echo.close());
@@ -236,13 +237,13 @@ t.test('a legacy SOAJS token is never answered from a kept decision', async (t) 
 });
 
 t.test('a token that expires is refused on the same connection', async (t) => {
-  const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 2, refreshTokenSeconds: 600 });
+  const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 2, refreshTokenSeconds: 600, injectSecret: gw.secret });
   t.teardown(() => short.close());
   const r = await fetch(`http://127.0.0.1:${short.port}/token`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      soajsinjectobj: JSON.stringify({ tenant: { id: TID, code: 'T1', name: 'Tenant T1' }, key: { config: {}, iKey: IKEY, eKey: KEY }, application: { product: 'P', package: 'P_MAIN', appId: 'a' } }),
+      ...signedInject(gw.secret, JSON.stringify({ tenant: { id: TID, code: 'T1', name: 'Tenant T1' }, key: { config: {}, iKey: IKEY, eKey: KEY }, application: { product: 'P', package: 'P_MAIN', appId: 'a' } })),
     },
     body: JSON.stringify({ username: 'alice', password: 'secret-1' }),
   });

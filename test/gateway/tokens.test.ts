@@ -7,6 +7,7 @@ import { startOauth } from '../../services/oauth/index.js';
 import { login, request, soajsError, type TokenPair } from '../helpers/demo.js';
 import { extKey, settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService } from '../helpers/servers.js';
+import { signedInject } from '../helpers/inject.js';
 
 const TID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 const OTHER = 'bbbbbbbbbbbbbbbbbbbbbbbb';
@@ -112,7 +113,7 @@ t.test('tokens and users at the gateway', async (t) => {
     auth: true,
   });
   t.teardown(() => gw.close());
-  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600 });
+  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret });
   t.teardown(() => oauth.close());
   const echo = await startEchoService();
   t.teardown(() => echo.close());
@@ -302,17 +303,20 @@ t.test('tokens and users at the gateway', async (t) => {
   });
 
   t.test('expired tokens', async (t) => {
-    const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 1, refreshTokenSeconds: 600 });
+    const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 1, refreshTokenSeconds: 600, injectSecret: gw.secret });
     t.teardown(() => short.close());
     const r = await request(`http://127.0.0.1:${short.port}`, '/token', {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        soajsinjectobj: JSON.stringify({
-          tenant: { id: TID, code: 'T1', name: 'Tenant T1' },
-          key: { config: {}, iKey: IKEY, eKey: KEY },
-          application: { product: 'P', package: 'P_MAIN', appId: 'a' },
-        }),
+        ...signedInject(
+          gw.secret,
+          JSON.stringify({
+            tenant: { id: TID, code: 'T1', name: 'Tenant T1' },
+            key: { config: {}, iKey: IKEY, eKey: KEY },
+            application: { product: 'P', package: 'P_MAIN', appId: 'a' },
+          }),
+        ),
       },
       body: JSON.stringify({ username: 'alice', password: 'secret-1' }),
     });

@@ -7,6 +7,7 @@ import { hashExtKey, keyHint } from '../../registry/keys.js';
 import type { SeedDoc } from '../../registry/seed.js';
 import { FileStore } from '../../registry/store/file.js';
 import { RegistrySync } from '../../registry/sync.js';
+import { INJECT_SECRET_ID, sharedSecret } from '../../registry/secrets.js';
 import type { Product, Service, Tenant } from '../../registry/types.js';
 import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/server.js';
 import { TokenAuthenticator } from '../../gateway/auth.js';
@@ -22,6 +23,8 @@ export interface TestGateway {
   readonly sync: RegistrySync;
   readonly gateway: Gateway;
   readonly dataDir: string;
+  /** The secret this gateway signs soajsinjectobj with (kept in its store, as in production). */
+  readonly secret: Buffer;
   close(): Promise<void>;
 }
 
@@ -35,7 +38,7 @@ export interface TestGatewayOptions {
   auth?: boolean;
   /** Config overrides by dotted path, e.g. `{'timeouts.requestSeconds': 1}`. */
   config?: Record<string, unknown>;
-  deps?: Omit<GatewayDeps, 'holder'>;
+  deps?: Omit<GatewayDeps, 'holder' | 'injectSecret'>;
 }
 
 /** A gateway on an ephemeral port over a FileStore in a temp dir, seeded with the given documents. */
@@ -66,9 +69,11 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const users = opts.auth ? new UserCache(store, 1000) : null;
   const legacyTokens = opts.auth ? new DocCache(store, 'legacyToken', 1000) : null;
   const keys = new KeyCache(store, config.env, 1000);
+  const secret = await sharedSecret(store, INJECT_SECRET_ID);
   const gateway = createGateway(config, {
     holder: sync,
     keys,
+    injectSecret: secret,
     ...(users && legacyTokens ? { authenticator: new TokenAuthenticator({ users, legacyTokens }) } : {}),
     ...opts.deps,
   });
@@ -82,6 +87,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     sync,
     gateway,
     dataDir,
+    secret,
     async close() {
       await gateway.close();
       users?.close();

@@ -4,6 +4,7 @@ import { startRegistry } from '../../services/registry/index.js';
 import { request, soajsError } from '../helpers/demo.js';
 import { extKey, settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService } from '../helpers/servers.js';
+import { signedInject } from '../helpers/inject.js';
 
 const KEY = 'cd'.repeat(48);
 const products: Product[] = [{ code: 'HB', name: 'HB', packages: [{ code: 'HB_ALL', name: 'all', acl: { dev: { svc: { '1': { access: false } } } } }] }];
@@ -23,14 +24,14 @@ const INJECT = JSON.stringify({
 t.test('hosts register with a heartbeat and leave the routing table when they stop renewing', async (t) => {
   const gw = await startTestGateway({ products, tenants, services });
   t.teardown(() => gw.close());
-  const registry = await startRegistry({ port: 0, store: gw.store, env: 'dev' });
+  const registry = await startRegistry({ port: 0, store: gw.store, env: 'dev', injectSecret: gw.secret, ownerTenant: 'OWNER' });
   t.teardown(() => registry.close());
   const echo = await startEchoService();
   t.teardown(() => echo.close());
   const admin = (method: string, path: string, body?: unknown) =>
     request(`http://127.0.0.1:${registry.port}`, path, {
       method,
-      headers: { soajsinjectobj: INJECT, 'content-type': 'application/json' },
+      headers: { ...signedInject(gw.secret, INJECT), 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   const call = () => request(gw.url, '/svc/x', { headers: { key: KEY } });

@@ -5,6 +5,7 @@ import { startRegistry } from '../../services/registry/index.js';
 import { request } from '../helpers/demo.js';
 import { settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService } from '../helpers/servers.js';
+import { signedInject } from '../helpers/inject.js';
 
 const TID = '5c0e74ba9acc3c5a84a51259';
 const IKEY = 'a139786a6e6d18e48b4987e83789430b';
@@ -28,12 +29,12 @@ t.test('the registry issues SOAJS-format ext keys when the env password is confi
   const echo = await startEchoService();
   t.teardown(() => echo.close());
   await gw.store.registerHost({ service: 'svc', version: '1', host: '127.0.0.1', port: echo.port, maintenancePort: echo.maintenance.port });
-  const withPw = await startRegistry({ port: 0, store: gw.store, env: 'dev', soajsKeyPassword: PASSWORD });
+  const withPw = await startRegistry({ port: 0, store: gw.store, env: 'dev', soajsKeyPassword: PASSWORD, injectSecret: gw.secret, ownerTenant: 'OWNER' });
   t.teardown(() => withPw.close());
-  const withoutPw = await startRegistry({ port: 0, store: gw.store, env: 'dev' });
+  const withoutPw = await startRegistry({ port: 0, store: gw.store, env: 'dev', injectSecret: gw.secret, ownerTenant: 'OWNER' });
   t.teardown(() => withoutPw.close());
   const post = (port: number, body: unknown) =>
-    request(`http://127.0.0.1:${port}`, PATH, { method: 'POST', headers: { soajsinjectobj: INJECT, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    request(`http://127.0.0.1:${port}`, PATH, { method: 'POST', headers: { ...signedInject(gw.secret, INJECT), 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   const refused = await post(withoutPw.port, { format: 'soajs' });
   t.equal(refused.status, 400);

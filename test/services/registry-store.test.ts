@@ -6,6 +6,8 @@ import { FileStore } from '../../registry/store/file.js';
 import { StoreUnavailableError, type Versioned, type WriteOptions } from '../../registry/store/types.js';
 import type { DocByKind, DocKind, Product } from '../../registry/types.js';
 import { startRegistry } from '../../services/registry/index.js';
+import { signedInject } from '../helpers/inject.js';
+import { randomBytes } from 'node:crypto';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed JSON answers */
 
@@ -56,6 +58,7 @@ class FaultyStore extends FileStore {
   }
 }
 
+const SECRET = randomBytes(32);
 const INJECT = JSON.stringify({
   tenant: { id: 'ownerTenant', code: 'OWNER', name: 'Owner' },
   key: { iKey: 'a'.repeat(32), eKey: 'x', config: {} },
@@ -67,7 +70,7 @@ t.test('registry service: store faults and concurrent writers', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-registry-'));
   const store = new FaultyStore(dir, [{ kind: 'product', doc: { code: 'P', name: 'P', packages: [] }, origin: 'test' }]);
   await store.open();
-  const svc = await startRegistry({ port: 0, store, env: 'dev' });
+  const svc = await startRegistry({ port: 0, store, env: 'dev', injectSecret: SECRET, ownerTenant: 'OWNER' });
   t.teardown(async () => {
     await svc.close();
     await store.close();
@@ -77,7 +80,7 @@ t.test('registry service: store faults and concurrent writers', async (t) => {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`http://127.0.0.1:${svc.port}${path}`, {
       method,
-      headers: { soajsinjectobj: INJECT, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: { ...signedInject(SECRET, INJECT), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     return { status: res.status, etag: res.headers.get('etag'), body: (await res.json()) as any };

@@ -9,6 +9,7 @@ import { startRegistry } from '../../services/registry/index.js';
 import { DEMO_KEYS, login, OWNER_KEY, request, soajsError, TNT2_ID, type TokenPair } from '../helpers/demo.js';
 import { settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService } from '../helpers/servers.js';
+import { signedInject } from '../helpers/inject.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed JSON answers */
 
@@ -58,9 +59,9 @@ t.test('registry service through the gateway', async (t) => {
     auth: true,
   });
   t.teardown(() => gw.close());
-  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 600, refreshTokenSeconds: 600 });
+  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 600, refreshTokenSeconds: 600, injectSecret: gw.secret });
   t.teardown(() => oauth.close());
-  const registry = await startRegistry({ port: 0, store: gw.store, env: 'dev' });
+  const registry = await startRegistry({ port: 0, store: gw.store, env: 'dev', injectSecret: gw.secret, ownerTenant: 'OWNER' });
   t.teardown(() => registry.close());
   const echo = await startEchoService();
   t.teardown(() => echo.close());
@@ -148,13 +149,14 @@ t.test('registry service through the gateway', async (t) => {
 
     // The service's own check, called as the gateway would but without a logged-in user.
     const direct = await fetch(`http://127.0.0.1:${registry.port}/products`, {
-      headers: {
-        soajsinjectobj: JSON.stringify({
+      headers: signedInject(
+        gw.secret,
+        JSON.stringify({
           tenant: { id: OWNER_ID, code: 'OWNER', name: 'Tessera Owner' },
           key: { iKey: '542fba38e716cfb11745fb585a52d77d', eKey: 'x', config: {} },
           application: { product: 'TSRA', package: 'TSRA_OWNER', appId: 'd8643564579dc0e19b6ae990' },
         }),
-      },
+      ),
     });
     t.equal(direct.status, 401);
     t.same(await direct.json(), soajsError(401, 'You need to be logged in.'), 'no urac in the context: 401');

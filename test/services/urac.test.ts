@@ -5,11 +5,32 @@ import t from 'tap';
 import { hashPassword, verifyPassword } from '../../registry/password.js';
 import { FileStore } from '../../registry/store/file.js';
 import type { Versioned } from '../../registry/store/types.js';
-import type { DocByKind, DocKind, Group, Tenant, User } from '../../registry/types.js';
+import type { DocByKind, DocKind, Group, Product, Tenant, User } from '../../registry/types.js';
 import { startUrac } from '../../services/urac/index.js';
+import { signedInject } from '../helpers/inject.js';
+import { randomBytes } from 'node:crypto';
 
-const TA: Tenant = { id: 'tenantA', code: 'TA', name: 'Tenant A', type: 'product', applications: [] };
-const TB: Tenant = { id: 'tenantB', code: 'TB', name: 'Tenant B', type: 'product', applications: [] };
+const SECRET = randomBytes(32);
+
+/** What the tenants hold: user- and group-level grants written through URAC may name only this. */
+const PROD: Product = {
+  code: 'PROD',
+  name: 'Product',
+  packages: [
+    { code: 'PROD_BASIC', name: 'Basic', acl: { dev: { urac: { '3': { access: false } } } } },
+    { code: 'PROD_PLUS', name: 'Plus', acl: { dev: { urac: { '3': { access: false } } } } },
+    { code: 'PROD_OTHER', name: 'Held by B only', acl: { dev: { urac: { '3': { access: false } }, registry: { '1': { access: false } } } } },
+  ],
+};
+const app = (appId: string, pkg: string, key: string) => ({ appId, product: 'PROD', package: pkg, keys: [{ key, extKeys: [] }] });
+const TA: Tenant = {
+  id: 'tenantA',
+  code: 'TA',
+  name: 'Tenant A',
+  type: 'product',
+  applications: [app('appTA', 'PROD_BASIC', 'a'.repeat(32)), app('appTA2', 'PROD_PLUS', 'c'.repeat(32))],
+};
+const TB: Tenant = { id: 'tenantB', code: 'TB', name: 'Tenant B', type: 'product', applications: [app('appTB', 'PROD_OTHER', 'b'.repeat(32))] };
 
 const RECORD_KEYS = ['_id', 'config', 'email', 'firstName', 'groups', 'id', 'lastName', 'profile', 'status', 'tenant', 'ts', 'username'];
 
@@ -46,11 +67,12 @@ interface Ctx {
 async function setup(t: Asserts): Promise<Ctx> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-urac-'));
   const store = new ContendedStore(dir, [
+    { kind: 'product', doc: PROD, origin: 'test' },
     { kind: 'tenant', doc: TA, origin: 'test' },
     { kind: 'tenant', doc: TB, origin: 'test' },
   ]);
   await store.open();
-  const svc = await startUrac({ port: 0, store });
+  const svc = await startUrac({ port: 0, store, injectSecret: SECRET });
   t.teardown(async () => {
     await svc.close();
     await store.close();
@@ -128,7 +150,7 @@ interface CallOpts {
 /** Calls the service; every answer is checked for password material. */
 async function call(t: Asserts, ctx: Ctx, method: string, path: string, opts: CallOpts = {}): Promise<Reply> {
   const headers: Record<string, string> = {};
-  if (opts.tenant) headers['soajsinjectobj'] = inject(opts.tenant, opts.caller);
+  if (opts.tenant) Object.assign(headers, signedInject(SECRET, inject(opts.tenant, opts.caller)));
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${ctx.url}${path}`, {
     method,
@@ -233,23 +255,25 @@ t.test('POST /join', async (t) => {
 
 t.test('GET /account/getUser: scoped to the key tenant unless invited', async (t) => {
   const ctx = await setup(t);
-  const admin = await seedUser(ctx.store, TA, 'admina');
+  const admin = await seedUser(ctx.store, TA, 'admina', { groups: ['owner'] });
   const alice = await seedUser(ctx.store, TA, 'alice', { groups: [] });
   const bob = await seedUser(ctx.store, TB, 'bob');
 
-  const a = await call(t, ctx, 'GET', '/account/getUser?username=alice', { tenant: TA });
-  t.equal(a.status, 200);
+  const a = await call(t, ctx, 'GET', '/account/getUser?username=alice', { tenant: TA, caller: admin });
+  t.equal(a.status, 200, "an owner of the key's tenant reads its users");
   t.equal(a.body.data.id, alice.id);
   t.same(Object.keys(a.body.data).sort(), RECORD_KEYS);
-  const upper = await call(t, ctx, 'GET', '/account/getUser?username=ALICE', { tenant: TA });
+  const upper = await call(t, ctx, 'GET', '/account/getUser?username=ALICE', { tenant: TA, caller: admin });
   t.equal(upper.body.data?.id, alice.id, 'usernames are case-insensitive');
+  const self = await call(t, ctx, 'GET', '/account/getUser?username=alice', { tenant: TA, caller: alice });
+  t.equal(self.body.data?.id, alice.id, 'a user reads itself');
 
-  const hidden = await call(t, ctx, 'GET', '/account/getUser?username=bob', { tenant: TA });
+  const hidden = await call(t, ctx, 'GET', '/account/getUser?username=bob', { tenant: TA, caller: admin });
   t.equal(hidden.status, 404);
   t.same(hidden.body, soajsError(520, 'User not found.'));
-  const fromB = await call(t, ctx, 'GET', '/account/getUser?username=alice', { tenant: TB });
+  const fromB = await call(t, ctx, 'GET', '/account/getUser?username=alice', { tenant: TB, caller: bob });
   t.equal(fromB.status, 404);
-  const unknown = await call(t, ctx, 'GET', '/account/getUser?username=nobody', { tenant: TA });
+  const unknown = await call(t, ctx, 'GET', '/account/getUser?username=nobody', { tenant: TA, caller: admin });
   t.same(unknown.body, soajsError(520, 'User not found.'));
   const missing = await call(t, ctx, 'GET', '/account/getUser', { tenant: TA });
   t.equal(missing.status, 400);
@@ -257,10 +281,26 @@ t.test('GET /account/getUser: scoped to the key tenant unless invited', async (t
 
   const invited = await call(t, ctx, 'PUT', '/admin/users/invite', { tenant: TA, caller: admin, body: { username: 'bob', groups: [] } });
   t.equal(invited.status, 200);
-  const visible = await call(t, ctx, 'GET', '/account/getUser?username=bob', { tenant: TA });
+  const visible = await call(t, ctx, 'GET', '/account/getUser?username=bob', { tenant: TA, caller: admin });
   t.equal(visible.status, 200);
   t.equal(visible.body.data.id, bob.id);
   t.same(visible.body.data.tenant, { id: 'tenantB', code: 'TB' }, 'home tenant unchanged');
+});
+
+t.test('GET /account/getUser: without a token of that user or an owner, known and unknown users get the same answer', async (t) => {
+  const ctx = await setup(t);
+  const alice = await seedUser(ctx.store, TA, 'alice', { groups: ['staff'] });
+  const carol = await seedUser(ctx.store, TA, 'carol', { groups: ['staff'] });
+  const answers = [];
+  for (const [who, caller] of [['anonymous', undefined], ['another user of the tenant', carol]] as const) {
+    const known = await call(t, ctx, 'GET', '/account/getUser?username=alice', { tenant: TA, ...(caller ? { caller } : {}) });
+    const unknown = await call(t, ctx, 'GET', '/account/getUser?username=nobody-here', { tenant: TA, ...(caller ? { caller } : {}) });
+    t.equal(known.status, unknown.status, `${who}: same status for a known and an unknown username`);
+    t.same(known.body, unknown.body, `${who}: same body`);
+    t.same(known.body, soajsError(520, 'User not found.'));
+    answers.push(JSON.stringify(known.body));
+  }
+  t.notOk(answers.some((a) => a.includes(alice.email) || a.includes('staff')), 'no email, groups or config of another user');
 });
 
 t.test('GET /user/me', async (t) => {
