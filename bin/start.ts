@@ -66,6 +66,7 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
         store,
         env: config.env,
         accessTokenSeconds: config.oauth.accessTokenSeconds,
+        throttle: config.security.login,
         refreshTokenSeconds: config.oauth.refreshTokenSeconds,
         ...(config.oauth.signingKeyFile ? { signingKeyFile: config.oauth.signingKeyFile } : {}),
       }),

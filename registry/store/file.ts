@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { validateDocument } from '../schema.js';
 import type { SeedDoc } from '../seed.js';
 import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../types.js';
-import { ConflictError, DuplicateError, docId, type ChangeEvent, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
+import { ConflictError, DuplicateError, docId, type ChangeEvent, type Counter, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
 
 interface Entry {
   doc: unknown;
@@ -34,6 +34,7 @@ export class FileStore implements Store {
   readonly type = 'file' as const;
   #state: PersistedState = emptyState();
   #hosts: HostRegistration[] = [];
+  readonly #counters = new Map<string, Counter>();
   readonly #listeners = new Set<(e: ChangeEvent) => void>();
   /** Writes are applied one at a time, in call order. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -90,6 +91,24 @@ export class FileStore implements Store {
     }
     this.#state.seeded = [...seeded];
     if (changed) this.#persist(this.#state);
+  }
+
+  async countFailure(key: string, at: number, windowMs: number): Promise<Counter> {
+    const prev = this.#counters.get(key);
+    const next = { count: prev !== undefined && at - prev.last <= windowMs ? prev.count + 1 : 1, last: at };
+    // One process: in memory is shared enough, and a restart forgetting failures is no loss of data.
+    this.#counters.set(key, next);
+    // Forgotten once their window is over: bounded by the keys failing within one window.
+    if (this.#counters.size > 100_000) for (const [k, c] of this.#counters) if (at - c.last > windowMs) this.#counters.delete(k);
+    return next;
+  }
+
+  async readCounter(key: string): Promise<Counter | null> {
+    return this.#counters.get(key) ?? null;
+  }
+
+  async clearCounter(key: string): Promise<void> {
+    this.#counters.delete(key);
   }
 
   async registryVersion(): Promise<number> {

@@ -8,6 +8,7 @@ import {
   DuplicateError,
   StoreUnavailableError,
   type ChangeEvent,
+  type Counter,
   type RegistryData,
   type Store,
   type Versioned,
@@ -84,6 +85,17 @@ redis.call('PUBLISH', KEYS[3], cjson.encode({version = v, kind = 'host', id = AR
 return v
 `;
 
+/** One failure counted: reset when the previous one is older than the window; the key expires after it. */
+const FAILURE = `
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '-1')
+local at = tonumber(ARGV[1])
+local count = 1
+if last >= 0 and at - last <= tonumber(ARGV[2]) then count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0') + 1 end
+redis.call('HSET', KEYS[1], 'count', count, 'last', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {count, ARGV[1]}
+`;
+
 export interface RedisStoreOptions {
   url: string;
   seed?: readonly SeedDoc[];
@@ -146,6 +158,7 @@ export class RedisStore implements Store {
     this.#client.defineCommand('tesseraWrite', { numberOfKeys: 5, lua: WRITE });
     this.#client.defineCommand('tesseraByIndex', { numberOfKeys: 3, lua: BY_INDEX });
     this.#client.defineCommand('tesseraHost', { numberOfKeys: 3, lua: HOST });
+    this.#client.defineCommand('tesseraFailure', { numberOfKeys: 1, lua: FAILURE });
   }
 
   #key(...parts: string[]): string {
@@ -244,6 +257,26 @@ export class RedisStore implements Store {
       if (err instanceof Error && /ReplyError/.test(err.name)) throw err;
       throw new StoreUnavailableError(`redis: ${(err as Error).message}`);
     }
+  }
+
+  async countFailure(key: string, at: number, windowMs: number): Promise<Counter> {
+    const r = (await this.#call(() =>
+      (this.#client as unknown as { tesseraFailure(k: string, at: number, w: number): Promise<[number, string]> }).tesseraFailure(
+        this.#key('counter', key),
+        at,
+        windowMs,
+      ),
+    )) as [number, string];
+    return { count: Number(r[0]), last: Number(r[1]) };
+  }
+
+  async readCounter(key: string): Promise<Counter | null> {
+    const [count, last] = await this.#call(() => this.#client.hmget(this.#key('counter', key), 'count', 'last'));
+    return count === null || last === null ? null : { count: Number(count), last: Number(last) };
+  }
+
+  async clearCounter(key: string): Promise<void> {
+    await this.#call(() => this.#client.del(this.#key('counter', key)));
   }
 
   async registryVersion(): Promise<number> {

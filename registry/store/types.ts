@@ -63,6 +63,13 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
+/** Failures counted under one key (a username, a client address): how many, and when the latest was. */
+export interface Counter {
+  readonly count: number;
+  /** ms epoch of the latest failure counted. */
+  readonly last: number;
+}
+
 /** The id of a document: products by code, services by name, signing keys by kid, the rest by id. */
 export function docId<K extends DocKind>(kind: K, doc: DocByKind[K]): string {
   if (kind === 'product') return (doc as Product).code;
@@ -91,6 +98,14 @@ export interface Store {
   findTenantByKeyHash(keyHash: string): Promise<Versioned<Tenant> | null>;
   /** Usernames are unique across tenants. */
   findUserByUsername(username: string): Promise<Versioned<User> | null>;
+  /**
+   * Counts one failure under `key` at `at` (ms) and returns the counter: one counted more than
+   * `windowMs` after the previous starts again from 1. Shared by every process of the store (login
+   * throttling on many gateways); not a document: not versioned, not on the change feed.
+   */
+  countFailure(key: string, at: number, windowMs: number): Promise<Counter>;
+  readCounter(key: string): Promise<Counter | null>;
+  clearCounter(key: string): Promise<void>;
   registerHost(host: HostRegistration): Promise<void>;
   unregisterHost(host: HostRegistration): Promise<void>;
   onChange(listener: (event: ChangeEvent) => void): () => void;

@@ -5,9 +5,11 @@ import { REGISTRY_VERSION_HEADER } from '../../registry/read-your-writes.js';
 import { ConflictError, type Store } from '../../registry/store/types.js';
 import type { User } from '../../registry/types.js';
 import { groupsIn } from '../../registry/user-acl.js';
-import { ok, ServiceError } from '../kit/envelope.js';
+import { auditId } from '../kit/audit-id.js';
+import { fail, ok, ServiceError } from '../kit/envelope.js';
 import type { SoajsContext } from '../kit/inject.js';
 import { baseOptions, startService, type RunningService, type ServiceBase, type ServiceRequest } from '../kit/server.js';
+import { LoginThrottle, type ThrottleSettings } from './login-throttle.js';
 import { activeSigningKey, type ActiveKey } from './signing-keys.js';
 
 export interface OauthOptions extends ServiceBase {
@@ -18,6 +20,8 @@ export interface OauthOptions extends ServiceBase {
   signingKeyFile?: string;
   /** How often expired refresh tokens and revocations are swept, ms. */
   sweepIntervalMs?: number;
+  /** Password guessing is slowed per username and per client address. */
+  throttle: ThrottleSettings;
 }
 
 const ISSUER = 'tessera';
@@ -51,6 +55,8 @@ function str(body: Record<string, unknown>, name: string): string | null {
 export async function startOauth(opts: OauthOptions): Promise<RunningService & { readonly kid: string }> {
   const { store } = opts;
   const key: ActiveKey = await activeSigningKey(store, opts.signingKeyFile);
+  const now = opts.now ?? Date.now;
+  const throttle = new LoginThrottle(store, opts.throttle, now);
 
   async function tenantSecret(tenantId: string): Promise<string> {
     const t = await store.get('tenant', tenantId);
@@ -101,18 +107,48 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     if (username === null || password === null) {
       throw new ServiceError(400, 400, 'Missing parameters. "username" and "password" are required');
     }
+    // The client's address as the gateway saw it (signed context), else the socket's.
+    const ip = req.soajs?.geo.ip || req.raw.socket.remoteAddress || 'unknown';
+    const refusal = await throttle.check(username, ip);
+    if (refusal !== null) {
+      const what = refusal.by === 'ip' ? 'from this address' : 'for this username';
+      return {
+        status: 429,
+        headers: { 'retry-after': String(refusal.retryAfter), 'cache-control': 'no-store' },
+        json: fail(429, `Too many failed logins ${what}; try again in ${refusal.retryAfter} s`),
+      };
+    }
     const found = await store.findUserByUsername(username);
     // Always pay for one scrypt: the answer's timing must not say whether the user exists.
     const valid = await verifyPassword(password, found?.doc.passwordHash ?? UNUSABLE_HASH);
     const user = found?.doc;
     if (!valid || user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) {
+      const counted = await throttle.failed(username, ip);
+      if (counted.throttled) await auditThrottled(tenant, username, ip, counted.user.count, counted.ip.count);
       throw new ServiceError(401, 401, CREDENTIALS);
     }
+    await throttle.succeeded(username);
     if (needsRehash(user.passwordHash)) {
       // Imported from SOAJS (bcrypt): now that the password is known, keep a scrypt hash instead.
       await store.put('user', { ...user, passwordHash: await hashPassword(password) }, { ifVersion: found!.version }).catch(() => undefined);
     }
     return issue(user, tenant);
+  }
+
+  /** Each failure past the free ones is audited: bounded, since each must wait longer than the last. */
+  async function auditThrottled(tenant: SoajsContext['tenant'], username: string, ip: string, userFailures: number, ipFailures: number) {
+    const ts = now();
+    await store.put('audit', {
+      id: auditId(ts),
+      ts,
+      actor: { userId: '', username, tenantId: tenant.id, tenantCode: tenant.code },
+      action: 'login-throttled',
+      resource: 'login',
+      resourceId: username.toLowerCase().slice(0, 256),
+      before: null,
+      after: null,
+      details: { ip, userFailures, ipFailures },
+    });
   }
 
   async function refreshGrant(req: ServiceRequest) {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { auditId } from '../kit/audit-id.js';
 import type { Store } from '../../registry/store/types.js';
 import type { AuditEntry } from '../../registry/types.js';
 import { ok } from '../kit/envelope.js';
@@ -28,9 +28,7 @@ export interface AuditTarget {
   readonly details?: Record<string, unknown>;
 }
 
-export function auditId(ts: number): string {
-  return `${String(ts).padStart(13, '0')}-${randomBytes(6).toString('hex')}`;
-}
+export { auditId };
 
 /**
  * Appends the audit entry of a successful write. The change is already stored: if the entry cannot

@@ -68,7 +68,7 @@ const users = [user(ALICE, 'alice', ['admin']), user('u00000000000000000000002',
 // The loopback is a trusted proxy: X-Forwarded-For sets the client address the geo rules see.
 const gw = await startTestGateway({ products, tenants: [tenant], services, groups, users, auth: true, config: { 'gateway.trustedProxies': ['127.0.0.1/32'] } });
 t.teardown(() => gw.close());
-const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret });
+const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
 t.teardown(() => oauth.close());
 const echo = await startEchoService();
 t.teardown(() => echo.close());
@@ -237,7 +237,7 @@ t.test('a legacy SOAJS token is never answered from a kept decision', async (t) 
 });
 
 t.test('a token that expires is refused on the same connection', async (t) => {
-  const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 2, refreshTokenSeconds: 600, injectSecret: gw.secret });
+  const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 2, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
   t.teardown(() => short.close());
   const r = await fetch(`http://127.0.0.1:${short.port}/token`, {
     method: 'POST',

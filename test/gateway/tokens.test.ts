@@ -113,7 +113,7 @@ t.test('tokens and users at the gateway', async (t) => {
     auth: true,
   });
   t.teardown(() => gw.close());
-  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret });
+  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
   t.teardown(() => oauth.close());
   const echo = await startEchoService();
   t.teardown(() => echo.close());
@@ -303,7 +303,7 @@ t.test('tokens and users at the gateway', async (t) => {
   });
 
   t.test('expired tokens', async (t) => {
-    const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 1, refreshTokenSeconds: 600, injectSecret: gw.secret });
+    const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 1, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
     t.teardown(() => short.close());
     const r = await request(`http://127.0.0.1:${short.port}`, '/token', {
       method: 'POST',

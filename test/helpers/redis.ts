@@ -56,7 +56,8 @@ function ping(port: number): Promise<boolean> {
     sock.once('connect', () => sock.write('PING\r\n'));
     sock.on('data', (c: Buffer) => {
       buf += c.toString();
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+      // A server with a password answers NOAUTH: it is up all the same.
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG') || buf.startsWith('-NOAUTH'));
     });
     sock.once('error', () => done(false));
     sock.once('close', () => done(false));
@@ -73,8 +74,9 @@ function exited(proc: ChildProcess): Promise<void> {
 }
 
 /** Starts redis-server on `port`, resolves once it answers PING; rejects (process killed) otherwise. */
-async function launch(port: number, dir: string, output: string[], persist: boolean): Promise<ChildProcess> {
+async function launch(port: number, dir: string, output: string[], persist: boolean, password?: string): Promise<ChildProcess> {
   const args = [
+    ...(password !== undefined ? ['--requirepass', password] : []),
     '--port',
     String(port),
     '--bind',
@@ -108,6 +110,8 @@ async function launch(port: number, dir: string, output: string[], persist: bool
 export interface TestRedisOptions {
   /** Keep data across a kill/restart (AOF, fsync always). Default: nothing persisted. */
   persist?: boolean;
+  /** `requirepass`: clients must AUTH (the URL then carries it: `redis://:<password>@…`). */
+  password?: string;
 }
 
 /** A private redis-server on a free port; call `stop()` in `t.teardown`. */
@@ -128,7 +132,7 @@ export async function startRedis(opts: TestRedisOptions = {}): Promise<TestRedis
   for (let attempt = 0; attempt < 3 && proc === null; attempt++) {
     port = await freePort();
     try {
-      proc = await launch(port, dir, output, persist);
+      proc = await launch(port, dir, output, persist, opts.password);
     } catch (err) {
       lastError = err;
     }
@@ -150,14 +154,14 @@ export async function startRedis(opts: TestRedisOptions = {}): Promise<TestRedis
 
   return {
     port,
-    url: `redis://127.0.0.1:${port}/0`,
+    url: opts.password !== undefined ? `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${port}/0` : `redis://127.0.0.1:${port}/0`,
     dir,
     output,
     kill: () => kill('SIGKILL'),
     async restart() {
       if (stopped) throw new Error('redis-server was stopped');
       await kill('SIGKILL');
-      proc = await launch(port, dir, output, persist);
+      proc = await launch(port, dir, output, persist, opts.password);
     },
     async stop() {
       if (stopped) return;
