@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { hashPassword } from '../../registry/password.js';
 import { RedisStore } from '../../registry/store/redis.js';
-import type { Product, Tenant, User } from '../../registry/types.js';
-import { DEMO_KEYS, login, request, soajsError, TNT1_ID, type TokenPair } from '../helpers/demo.js';
+import type { Product, Tenant } from '../../registry/types.js';
+import { DEMO_KEYS, login, request, soajsError, type TokenPair } from '../helpers/demo.js';
 import {
   errorCode,
   hit,
@@ -109,20 +108,8 @@ t.test('registry changes made through one gateway are enforced by the other (one
   });
 
   t.test('(c) a group change made through A\'s URAC admin API is enforced by B', async (t) => {
-    // The demo has TNT1's `owner` group but no member: add an administrator straight to the store.
-    const admin: User = {
-      id: 'e2eTnt1Admin',
-      username: 'tnt1admin',
-      passwordHash: await hashPassword('tnt1-admin-pass'),
-      firstName: 'Tenant',
-      lastName: 'Admin',
-      email: 'tnt1admin@example.com',
-      status: 'active',
-      groups: ['owner'],
-      tenant: { id: TNT1_ID, code: 'TNT1' },
-    };
-    await store.put('user', admin);
-    const adminLogin = await login(A.url, DEMO_KEYS.TNT1_A, 'tnt1admin', 'tnt1-admin-pass');
+    // The demo's TNT1 administrator (config/demo/users.yaml).
+    const adminLogin = await login(A.url, DEMO_KEYS.TNT1_A, 'tnt1admin', 'tnt1-admin');
     t.equal(adminLogin.status, 200, 'the administrator logs in through A');
     const adminToken = (adminLogin.body as TokenPair).access_token;
     const u1Login = await login(A.url, DEMO_KEYS.TNT1_A, 'user1', '123456');
