@@ -2,7 +2,8 @@ import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { createHash } from 'node:crypto';
 import { LruCache, type CachedUser, type DocCache, type UserCache } from '../registry/cache.js';
 import type { Snapshot } from '../registry/snapshot.js';
-import { groupsIn, userAclFor } from '../registry/user-acl.js';
+import { tenantHoldings, wholeVersions } from '../registry/tenant-holdings.js';
+import { groupsIn, isOverride, userAclFor } from '../registry/user-acl.js';
 import type { RequestContext } from './context.js';
 import { ERRORS, type Denial } from './errors.js';
 import type { Authenticator } from './stages/token.js';
@@ -200,6 +201,8 @@ export class TokenAuthenticator implements Authenticator {
     if (cached !== undefined) return cached;
     const groups = groupsIn(user, key?.tenant.id ?? c.tid);
     if (groups === null) return ERRORS.USER_UNAUTHORIZED;
+    const acl = key === null ? null : userAclFor(user, groups, key, ctx.snapshot);
+    const override = acl !== null && key !== null && isOverride(user, key);
     const resolved: GatewayUser = Object.freeze({
       id: user.id,
       username: user.username,
@@ -209,7 +212,9 @@ export class TokenAuthenticator implements Authenticator {
       groups: Object.freeze([...groups]),
       tenant: Object.freeze({ id: user.tenant.id, code: user.tenant.code }),
       profile: user.profile ?? null,
-      acl: key === null ? null : userAclFor(user, groups, key, ctx.snapshot),
+      acl,
+      aclOverride: override,
+      heldWhole: override ? wholeVersions(tenantHoldings(key!.tenant, ctx.snapshot), acl!) : null,
       config: (key === null ? undefined : user.config?.keys?.[key.iKey]?.config) ?? null,
       memo: new Map(),
     });

@@ -14,6 +14,13 @@ export interface GatewayUser {
   readonly profile: Readonly<Record<string, unknown>> | null;
   /** User-level ACL for the key in use (first existing level of the user precedence), or null. */
   readonly acl: CompiledAcl | null;
+  /**
+   * The ACL is an override written inside the tenant: bounded by what the tenant holds at each
+   * request. Group packages (level 3) are holdings themselves and need no bound.
+   */
+  readonly aclOverride: boolean;
+  /** For an override: the (service, version)s the tenant holds whole, where no request needs the bound checked. */
+  readonly heldWhole: ReadonlyMap<string, ReadonlySet<string>> | null;
   /** `user.config.keys[<internal key>].config`, deep-merged over the key config for the service. */
   readonly config: Readonly<Record<string, unknown>> | null;
   /**

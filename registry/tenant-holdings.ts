@@ -1,4 +1,4 @@
-import { compileAcl, effectiveFor, matchApi, versionAcl, type CompiledAcl } from './acl.js';
+import { compileAcl, effectiveFor, matchApi, versionAcl, type CompiledAcl, type CompiledVersionAcl } from './acl.js';
 import type { TenantEntry } from './key-entries.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -61,4 +61,34 @@ export function notHeld(holdings: TenantHoldings, service: string, version: stri
     reason = 'api';
   }
   return reason;
+}
+
+function unrestricted(v: CompiledVersionAcl): boolean {
+  if (v.base.restricted) return false;
+  for (const m of Object.values(v.methods)) if (m.restricted) return false;
+  return true;
+}
+
+/**
+ * The versions of each service of `acl` that some holding opens whole (no method restricted):
+ * there `notHeld` is null whatever the method and path, so a request needs no check. Computed
+ * once per resolved user; versioned entries only.
+ */
+export function wholeVersions(holdings: TenantHoldings, acl: CompiledAcl): ReadonlyMap<string, ReadonlySet<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const [service, entry] of acl) {
+    if (entry.versions === null) continue;
+    for (const version of entry.versions.keys()) {
+      for (const h of holdings.acls) {
+        const held = h.get(service);
+        const v = held === undefined ? null : versionAcl(held, version);
+        if (v === null || !unrestricted(v)) continue;
+        let set = out.get(service);
+        if (set === undefined) out.set(service, (set = new Set()));
+        set.add(version);
+        break;
+      }
+    }
+  }
+  return out;
 }

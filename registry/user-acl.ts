@@ -82,6 +82,20 @@ export function userAclFor(
   if (byKey) return compileAcl(byKey);
   const byPackage = user.config?.packages?.[key.packageCode]?.acl;
   if (byPackage) return compileAcl(byPackage);
+  return groupAcl(groups, key, snapshot);
+}
+
+/** True when the user-level ACL is an override (levels 1 and 2): only those can reach past what the tenant holds. */
+export function isOverride(user: User, key: { readonly iKey: string; readonly packageCode: string }): boolean {
+  return Boolean(user.config?.keys?.[key.iKey]?.acl ?? user.config?.packages?.[key.packageCode]?.acl);
+}
+
+/** Level 3: the packages of the user's groups. They are part of what the tenant holds, by construction. */
+function groupAcl(
+  groups: readonly string[],
+  key: { readonly product: string; readonly tenant: { readonly id: string } },
+  snapshot: Snapshot,
+): CompiledAcl | null {
   const tenantGroups = snapshot.groups.get(key.tenant.id);
   if (tenantGroups === undefined || groups.length === 0) return null;
   const codes = new Set<string>();

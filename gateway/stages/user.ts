@@ -27,7 +27,7 @@ export function createUserStage(): Stage {
         ctx.flags = flags;
       }
       applyServiceAcl(ctx, entry);
-      if (ctx.acl === null) return null;
+      if (ctx.acl === null || !user.aclOverride || user.heldWhole!.get(ctx.serviceName)?.has(ctx.version!)) return null;
       // The user-level ACL was written inside the tenant: it never reaches past what the tenant holds.
       const outside = notHeld(tenantHoldings(ctx.key!.tenant, ctx.snapshot), ctx.serviceName, ctx.version, ctx.req.method ?? 'GET', ctx.aclPath);
       if (outside === 'service') return ERRORS.SERVICE_NOT_IN_PACKAGE;

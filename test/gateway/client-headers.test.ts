@@ -70,7 +70,7 @@ t.test('upstream headers: ours after the client\'s, the same list however often 
     'soajsinjectobj', '{"tenant":{}}',
     'x-tessera-signature', signInject(SECRET, '{"tenant":{}}', 1_700_000_000),
   ];
-  const signer = new InjectSigner(SECRET, () => 1_700_000_000_000);
+  const signer = new InjectSigner(SECRET, () => 1_700_000_000);
   t.strictSame([...upstreamHeaders(ctx, 'http', signer)], expected);
   t.strictSame([...upstreamHeaders(ctx, 'http', signer)], expected, 'a second call does not append again');
 });
