@@ -14,7 +14,7 @@ import { startTesseraOnRedis } from './redis-e2e.js';
  * service in the primary: the revocation crosses processes and Redis pub/sub).
  */
 const PASSWORD = 'r3dis-Pa55word-never-printed';
-const PRODUCTS = 2000;
+const PRODUCTS = 1200;
 
 t.test('Redis with a password: redaction and read-your-writes revocation', async (t) => {
   const redis = await startRedis({ password: PASSWORD });

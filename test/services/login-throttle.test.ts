@@ -22,14 +22,18 @@ async function attack(throttle: LoginThrottle, clock: { now: number }, target: (
   let evaluated = 0;
   let refused = 0;
   const start = clock.now;
-  for (let i = 0; clock.now - start < toS * 1000; i++, clock.now += STEP_MS) {
+  for (let i = 0; clock.now - start < toS * 1000; i++) {
     const { username, ip } = target(i);
-    if ((await throttle.check(username, ip)) !== null) {
+    const refusal = await throttle.check(username, ip);
+    if (refusal !== null) {
       if (clock.now - start >= fromS * 1000) refused++;
+      // The tries it would make meanwhile are refused alike: skip to the last second of the wait.
+      clock.now += Math.max(STEP_MS, (refusal.retryAfter - 1) * 1000);
       continue;
     }
     await throttle.failed(username, ip);
     if (clock.now - start >= fromS * 1000) evaluated++;
+    clock.now += STEP_MS;
   }
   return { evaluated, refused };
 }
@@ -40,7 +44,7 @@ async function figures(t: Test, make: () => Promise<Store>) {
     const throttle = new LoginThrottle(await make(), SETTINGS, () => clock.now);
     const first = await attack(throttle, clock, () => ({ username: 'admin', ip: '10.0.0.1' }), 0, 60);
     t.equal(first.evaluated, 10, 'first minute: 5 free, then waits of 1, 2, 4, 8, 16 s');
-    t.ok(first.refused > 1000, 'every other try was refused unevaluated');
+    t.ok(first.refused > 0, 'the tries in between were refused unevaluated');
     const later = await attack(throttle, clock, () => ({ username: 'admin', ip: '10.0.0.1' }), 0, 600);
     t.equal(later.evaluated, 4, 'the next 10 minutes: waits of 32, 64, 128, 256 s');
     const hour = await attack(throttle, clock, () => ({ username: 'admin', ip: '10.0.0.1' }), 0, 3600);
