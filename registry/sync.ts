@@ -4,10 +4,7 @@ import { SNAPSHOT_KINDS, type Store } from './store/types.js';
 /** What the data plane reads: the current snapshot, swapped whole. */
 export interface SnapshotHolder {
   current(): Snapshot;
-  /**
-   * Resolves true once this holder is current with registry `version` (reloading at once rather
-   * than waiting for the change feed), false when `timeoutMs` passed first.
-   */
+  /** Resolves true once this holder is current with registry `version`, false when `timeoutMs` passed first. */
   catchUp(version: number, timeoutMs: number): Promise<boolean>;
 }
 
@@ -68,8 +65,9 @@ export class RegistrySync implements SnapshotHolder {
 
   catchUp(version: number, timeoutMs: number): Promise<boolean> {
     if (this.#snapshot && this.#current >= version) return Promise.resolve(true);
-    // The change feed would bring it too, but a reload now does not wait for the message.
-    this.#schedule();
+    // Not a reload of our own: the change feed delivers changes in order, and the caches evict on
+    // them — a snapshot loaded ahead of the messages would release us before a key or user cache
+    // had dropped what changed. A lost message is caught by the store's version poll.
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         const i = this.#waiters.indexOf(waiter);

@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToRegExp } from '../../registry/acl.js';
-import { StoreUnavailableError } from '../../registry/store/types.js';
+import { REGISTRY_VERSION_HEADER } from '../../registry/read-your-writes.js';
+import { StoreUnavailableError, type Store } from '../../registry/store/types.js';
 import { checkInjectSignature, SIGNATURE_HEADER } from '../../registry/inject-signature.js';
 import { fail, ServiceError } from './envelope.js';
 import { parseInject, type SoajsContext } from './inject.js';
@@ -45,11 +46,17 @@ export interface ServiceOptions {
    * valid signature is refused (403, code 142) and never reaches a handler.
    */
   injectSecret: Buffer;
-  /** Seconds since the epoch, for the signature's freshness (tests inject a clock). */
+  /** ms since the epoch, for the signature's freshness (tests inject a clock). */
   now?: () => number;
   routes: readonly Route[];
   maxBodyBytes?: number;
   onError?: (err: unknown) => void;
+  /**
+   * The store this service writes what the gateway enforces to: every successful answer to a
+   * write carries the registry version, so the gateway that proxies it sends it only once it
+   * enforces the change (the client's next request sees it).
+   */
+  writesTo?: Pick<Store, 'registryVersion'>;
 }
 
 /** What every bundled service is started with: where it listens and how it trusts the gateway. */
@@ -177,8 +184,13 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     }
     const body = route.body ? await readBody(req, limit) : {};
     const reply = await route.handler({ method: req.method ?? 'GET', path, query: url.searchParams, params, headers: req.headers, body, soajs, raw: req });
-    if (isFullReply(reply)) send(res, reply.status, reply.json, reply.headers);
-    else send(res, 200, reply);
+    const full = isFullReply(reply) ? reply : { status: 200, json: reply, headers: undefined };
+    let headers = full.headers;
+    if (opts.writesTo !== undefined && route.method !== 'GET' && full.status < 400) {
+      // The gateway holds this answer until it enforces what the write changed (registry/read-your-writes.ts).
+      headers = { ...headers, [REGISTRY_VERSION_HEADER]: String(await opts.writesTo.registryVersion()) };
+    }
+    send(res, full.status, full.json, headers);
   }
 
   const server: Server = createServer((req, res) => {

@@ -1,7 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, decodeJwt, SignJWT } from 'jose';
 import { hashPassword, needsRehash, verifyPassword, UNUSABLE_HASH } from '../../registry/password.js';
-import { REGISTRY_VERSION_HEADER } from '../../registry/read-your-writes.js';
 import { ConflictError, type Store } from '../../registry/store/types.js';
 import type { User } from '../../registry/types.js';
 import { groupsIn } from '../../registry/user-acl.js';
@@ -181,11 +180,6 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     return issue(user, tenant);
   }
 
-  /** A revocation's answer: the gateway sends it only once its own snapshot enforces the revocation. */
-  async function enforced(json: unknown) {
-    return { status: 200, headers: { [REGISTRY_VERSION_HEADER]: String(await store.registryVersion()) }, json };
-  }
-
   /** Verifies the signature (expired tokens may still be logged out); null when it is not ours. */
   async function ourToken(token: string): Promise<{ jti: string; exp: number } | null> {
     try {
@@ -212,6 +206,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
   const service = await startService({
     name: 'oauth',
     ...baseOptions(opts),
+    writesTo: store,
     extKeyRequired: true,
     maxBodyBytes: 16 * 1024,
     routes: [
@@ -240,11 +235,11 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
         path: '/accessToken/:token',
         async handler(req) {
           const token = req.params['token'] ?? '';
-          if (SOAJS_TOKEN.test(token)) return enforced(ok((await store.delete('legacyToken', sha256(token))) ? 1 : 0));
+          if (SOAJS_TOKEN.test(token)) return ok((await store.delete('legacyToken', sha256(token))) ? 1 : 0);
           const claims = await ourToken(token);
           if (claims === null) return ok(0);
           await store.put('revocation', { id: `jti:${claims.jti}`, expiresAt: claims.exp * 1000 });
-          return enforced(ok(1));
+          return ok(1);
         },
       },
       {
@@ -279,7 +274,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
               if (v.doc.userId === userId && (await store.delete(kind, v.doc.id).catch(() => false))) count++;
             }
           }
-          return enforced(ok(count));
+          return ok(count);
         },
       },
       {

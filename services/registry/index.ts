@@ -31,6 +31,7 @@ export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
   return startService({
     name: 'registry',
     ...baseOptions(opts),
+    writesTo: opts.store,
     extKeyRequired: true,
     routes: platformOnly(opts.ownerTenant, [
       ...productRoutes(store),

@@ -13,6 +13,7 @@ export function startUrac(opts: ServiceBase & { store: Store }): Promise<Running
   return startService({
     name: 'urac',
     ...baseOptions(opts),
+    writesTo: opts.store,
     extKeyRequired: true,
     routes: [...accountRoutes(opts.store), ...adminUserRoutes(opts.store), ...groupRoutes(opts.store)],
   });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { Client } from 'undici';
-import { DEMO_KEYS, login, type TokenPair } from '../helpers/demo.js';
+import { DEMO_KEYS, login, OWNER_KEY, TNT2_ID, type TokenPair } from '../helpers/demo.js';
 import { REPO_ROOT } from '../helpers/process.js';
 import { startRedis, uniquePrefix } from '../helpers/redis.js';
 import { RedisStore } from '../../registry/store/redis.js';
@@ -75,5 +75,30 @@ t.test('Redis with a password: redaction and read-your-writes revocation', async
     }
     t.equal(worked, 100, 'every token worked before its logout');
     t.equal(passes, 0, 'no request passed after its logout was answered');
+  });
+
+  t.test('after an ext key revocation answered OK by the registry API, the same gateway refuses the key: 0 passes in 20 trials', async (t) => {
+    const owner = await login(gw.url, OWNER_KEY, 'admin', 'tessera-admin');
+    const admin = { key: OWNER_KEY, authorization: `Bearer ${(owner.body as TokenPair).access_token}` };
+    const keys = `/registry/tenants/${TNT2_ID}/applications/b14997337f28f381b7d0de02/keys/503e081e576c7b122ad8b5bb336e7ef0/extKeys`;
+    const client = new Client(gw.url, { pipelining: 1 });
+    t.teardown(() => client.close());
+    const buildName = async (key: string) => {
+      const res = await client.request({ method: 'GET', path: '/example03/buildName?lastName=K', headers: { key } });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    let passes = 0;
+    for (let i = 0; i < 20; i++) {
+      const made = await client.request({ method: 'POST', path: keys, headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ env: 'dev' }) });
+      const { data } = (await made.body.json()) as { data: { extKey: string; hint: string } };
+      if ((await buildName(data.extKey)) !== 200) return t.fail(`new key ${i} refused`);
+      const revoked = await client.request({ method: 'DELETE', path: `${keys}/${data.hint}`, headers: admin });
+      const next = buildName(data.extKey);
+      await revoked.body.dump();
+      if (revoked.statusCode !== 200) return t.fail(`revoke ${i}: ${revoked.statusCode}`);
+      if ((await next) !== 403) passes++;
+    }
+    t.equal(passes, 0, 'no request passed with a key after its revocation was answered');
   });
 });
