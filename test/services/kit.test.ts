@@ -42,6 +42,7 @@ t.test('signature: fresh and right passes; missing, stale, future, forged or for
     ],
   });
   t.teardown(() => svc.close());
+  t.equal(svc.host, '127.0.0.1', 'a service binds loopback unless told otherwise');
   const base = `http://127.0.0.1:${svc.port}`;
   const call = async (headers: Record<string, string>, path = '/who', init: RequestInit = {}) => {
     const res = await fetch(`${base}${path}`, { ...init, headers });
