@@ -209,7 +209,7 @@ add(
     if (!decisions.reuse(ctx)) throw new Error('the kept decision was not reused');
     return ctx.inject === fullCtx.inject ? null : ctx;
   },
-  'RequestContext + the connection\'s last decision checked (same request, snapshot, key entry, unexpired token, same user entry) and copied',
+  'RequestContext + the connection\'s last decision checked (same request, snapshot, key entry, unexpired token, same user entry) and handed on by reference',
 );
 
 keys.close();

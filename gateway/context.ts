@@ -1,18 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/acl.js';
-import type { CachedUser, KeyEntry } from '../registry/cache.js';
-import type { PackageEntry, ServiceEntry, Snapshot } from '../registry/snapshot.js';
-import type { ServiceVersion } from '../registry/types.js';
-import type { TokenClaims } from './auth.js';
+import type { Snapshot } from '../registry/snapshot.js';
 import { ClientHeaders } from './client-headers.js';
-import type { GatewayUser } from './user.js';
+import { Decision } from './decision.js';
 
-export type AclLevel = 'user' | 'application' | 'package';
-export type TokenSource = 'query' | 'header' | 'bearer';
+export type { AclLevel, TokenSource } from './decision.js';
 
 /**
- * Everything one request carries through the stages. Every field is declared and set here, so all
- * contexts share one shape; a stage fills what it resolves and later stages read it.
+ * One request: its own parts (the request, the response, the pinned snapshot, the client's headers
+ * and address) and what the decide stages make of it (`decision`). Stages read and write the
+ * decided fields through the accessors below, so they need not know that a kept decision may be
+ * another request's, shared by reference (decision-memo.ts).
  */
 export class RequestContext {
   /** Pinned once: the request never sees two registry versions. */
@@ -20,41 +17,8 @@ export class RequestContext {
   /** The client's headers as the gateway reads them, and the list forwarded upstream. */
   readonly headers: ClientHeaders;
   clientIp = '';
-  /** Normalised path without query. */
-  path = '/';
-  /** Raw query without `?`, '' when none. */
-  query = '';
-  serviceName = '';
-  service: ServiceEntry | null = null;
-  requestedVersion: string | null = null;
-  version: string | null = null;
-  flags: Readonly<ServiceVersion> | null = null;
-  /** `extKeyRequired` of the chosen version: tenant context, ACL and inject apply. */
-  keyed = false;
-  /** The API path ACLs are matched against (no query, no trailing slash). */
-  aclPath = '/';
-  /** Path + query sent upstream. */
-  upstreamPath = '/';
-  extKey: string | null = null;
-  /** SHA-256 of `extKey`: what the key cache is keyed by. */
-  keyHash: string | null = null;
-  key: KeyEntry | null = null;
-  /** The key's package in this request's snapshot; null when it does not exist (152). */
-  pkg: PackageEntry | null = null;
-  /** Key-level ACL entry for the service (application override, else package). */
-  serviceAcl: CompiledServiceAcl | null = null;
-  aclLevel: AclLevel | null = null;
-  acl: EffectiveAcl | null = null;
-  api: CompiledApi | null = null;
-  isPublic = false;
-  token: string | null = null;
-  tokenSource: TokenSource | null = null;
-  user: GatewayUser | null = null;
-  /** The verified token's claims and the user cache entry `user` came from; null for tokens nothing can revalidate (legacy). */
-  tokenClaims: TokenClaims | null = null;
-  userEntry: CachedUser = null;
-  /** The serialised `soajsinjectobj`, when the service is keyed. */
-  inject: string | null = null;
+  /** Fresh for a request the decide stages run for; a kept one for a repeated request. */
+  decision = new Decision();
 
   constructor(
     readonly req: IncomingMessage,
@@ -63,5 +27,156 @@ export class RequestContext {
   ) {
     this.snapshot = snapshot;
     this.headers = new ClientHeaders(req.headers);
+  }
+
+  get path(): string {
+    return this.decision.path;
+  }
+  set path(v: string) {
+    this.decision.path = v;
+  }
+  get query(): string {
+    return this.decision.query;
+  }
+  set query(v: string) {
+    this.decision.query = v;
+  }
+  get serviceName(): string {
+    return this.decision.serviceName;
+  }
+  set serviceName(v: string) {
+    this.decision.serviceName = v;
+  }
+  get service(): Decision['service'] {
+    return this.decision.service;
+  }
+  set service(v: Decision['service']) {
+    this.decision.service = v;
+  }
+  get requestedVersion(): string | null {
+    return this.decision.requestedVersion;
+  }
+  set requestedVersion(v: string | null) {
+    this.decision.requestedVersion = v;
+  }
+  get version(): string | null {
+    return this.decision.version;
+  }
+  set version(v: string | null) {
+    this.decision.version = v;
+  }
+  get flags(): Decision['flags'] {
+    return this.decision.flags;
+  }
+  set flags(v: Decision['flags']) {
+    this.decision.flags = v;
+  }
+  get keyed(): boolean {
+    return this.decision.keyed;
+  }
+  set keyed(v: boolean) {
+    this.decision.keyed = v;
+  }
+  get aclPath(): string {
+    return this.decision.aclPath;
+  }
+  set aclPath(v: string) {
+    this.decision.aclPath = v;
+  }
+  get upstreamPath(): string {
+    return this.decision.upstreamPath;
+  }
+  set upstreamPath(v: string) {
+    this.decision.upstreamPath = v;
+  }
+  get extKey(): string | null {
+    return this.decision.extKey;
+  }
+  set extKey(v: string | null) {
+    this.decision.extKey = v;
+  }
+  get keyHash(): string | null {
+    return this.decision.keyHash;
+  }
+  set keyHash(v: string | null) {
+    this.decision.keyHash = v;
+  }
+  get key(): Decision['key'] {
+    return this.decision.key;
+  }
+  set key(v: Decision['key']) {
+    this.decision.key = v;
+  }
+  get pkg(): Decision['pkg'] {
+    return this.decision.pkg;
+  }
+  set pkg(v: Decision['pkg']) {
+    this.decision.pkg = v;
+  }
+  get serviceAcl(): Decision['serviceAcl'] {
+    return this.decision.serviceAcl;
+  }
+  set serviceAcl(v: Decision['serviceAcl']) {
+    this.decision.serviceAcl = v;
+  }
+  get aclLevel(): Decision['aclLevel'] {
+    return this.decision.aclLevel;
+  }
+  set aclLevel(v: Decision['aclLevel']) {
+    this.decision.aclLevel = v;
+  }
+  get acl(): Decision['acl'] {
+    return this.decision.acl;
+  }
+  set acl(v: Decision['acl']) {
+    this.decision.acl = v;
+  }
+  get api(): Decision['api'] {
+    return this.decision.api;
+  }
+  set api(v: Decision['api']) {
+    this.decision.api = v;
+  }
+  get isPublic(): boolean {
+    return this.decision.isPublic;
+  }
+  set isPublic(v: boolean) {
+    this.decision.isPublic = v;
+  }
+  get token(): string | null {
+    return this.decision.token;
+  }
+  set token(v: string | null) {
+    this.decision.token = v;
+  }
+  get tokenSource(): Decision['tokenSource'] {
+    return this.decision.tokenSource;
+  }
+  set tokenSource(v: Decision['tokenSource']) {
+    this.decision.tokenSource = v;
+  }
+  get user(): Decision['user'] {
+    return this.decision.user;
+  }
+  set user(v: Decision['user']) {
+    this.decision.user = v;
+  }
+  get tokenClaims(): Decision['tokenClaims'] {
+    return this.decision.tokenClaims;
+  }
+  set tokenClaims(v: Decision['tokenClaims']) {
+    this.decision.tokenClaims = v;
+  }
+  get userEntry(): Decision['userEntry'] {
+    return this.decision.userEntry;
+  }
+  set userEntry(v: Decision['userEntry']) {
+    this.decision.userEntry = v;
+  }
+  get inject(): string | null {
+    return this.decision.inject;
+  }
+  set inject(v: string | null) {
+    this.decision.inject = v;
   }
 }

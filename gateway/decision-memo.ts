@@ -1,20 +1,15 @@
 import type { Socket } from 'node:net';
-import type { CachedUser, KeyCache, KeyEntry } from '../registry/cache.js';
-import type { PackageEntry, ServiceEntry } from '../registry/snapshot.js';
-import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/acl.js';
-import type { ServiceVersion } from '../registry/types.js';
-import type { TokenClaims } from './auth.js';
-import type { AclLevel, RequestContext, TokenSource } from './context.js';
+import type { KeyCache } from '../registry/cache.js';
+import type { RequestContext } from './context.js';
+import type { Decision } from './decision.js';
 import type { Authenticator } from './stages/token.js';
-import type { GatewayUser } from './user.js';
 
 /**
- * What one allowed request was decided to be (every field the stages set), with everything the
- * decision was made from: the request's own inputs, the snapshot, and the mutable things the
- * snapshot does not cover (the key cache's entry, the token's expiry, the user cache's entry).
+ * An allowed request's decision, kept by reference, with what it was made from: the request's own
+ * inputs, the snapshot build, and the mutable things the snapshot does not cover (the key cache's
+ * entry, the token's expiry, the user cache's entry — these live in the decision itself).
  */
-export class Decision {
-  // inputs
+class Kept {
   /** The snapshot build (its serial, not the object: an idle connection must not keep a whole old snapshot alive). */
   readonly serial: number;
   readonly method: string | undefined;
@@ -24,32 +19,7 @@ export class Decision {
   readonly accessToken: string | undefined;
   readonly userAgent: string | undefined;
   readonly clientIp: string;
-  readonly keyHash: string | null;
-  readonly tokenClaims: TokenClaims | null;
-  readonly userEntry: CachedUser;
-  // outputs
-  readonly path: string;
-  readonly query: string;
-  readonly serviceName: string;
-  readonly service: ServiceEntry | null;
-  readonly requestedVersion: string | null;
-  readonly version: string | null;
-  readonly flags: Readonly<ServiceVersion> | null;
-  readonly keyed: boolean;
-  readonly aclPath: string;
-  readonly upstreamPath: string;
-  readonly extKey: string | null;
-  readonly key: KeyEntry | null;
-  readonly pkg: PackageEntry | null;
-  readonly serviceAcl: CompiledServiceAcl | null;
-  readonly aclLevel: AclLevel | null;
-  readonly acl: EffectiveAcl | null;
-  readonly api: CompiledApi | null;
-  readonly isPublic: boolean;
-  readonly token: string | null;
-  readonly tokenSource: TokenSource | null;
-  readonly user: GatewayUser | null;
-  readonly inject: string | null;
+  readonly decision: Decision;
 
   constructor(ctx: RequestContext) {
     this.serial = ctx.snapshot.serial;
@@ -60,64 +30,12 @@ export class Decision {
     this.accessToken = ctx.headers.accessToken;
     this.userAgent = ctx.headers.userAgent;
     this.clientIp = ctx.clientIp;
-    this.keyHash = ctx.keyHash;
-    this.tokenClaims = ctx.tokenClaims;
-    this.userEntry = ctx.userEntry;
-    this.path = ctx.path;
-    this.query = ctx.query;
-    this.serviceName = ctx.serviceName;
-    this.service = ctx.service;
-    this.requestedVersion = ctx.requestedVersion;
-    this.version = ctx.version;
-    this.flags = ctx.flags;
-    this.keyed = ctx.keyed;
-    this.aclPath = ctx.aclPath;
-    this.upstreamPath = ctx.upstreamPath;
-    this.extKey = ctx.extKey;
-    this.key = ctx.key;
-    this.pkg = ctx.pkg;
-    this.serviceAcl = ctx.serviceAcl;
-    this.aclLevel = ctx.aclLevel;
-    this.acl = ctx.acl;
-    this.api = ctx.api;
-    this.isPublic = ctx.isPublic;
-    this.token = ctx.token;
-    this.tokenSource = ctx.tokenSource;
-    this.user = ctx.user;
-    this.inject = ctx.inject;
-  }
-
-  applyTo(ctx: RequestContext): void {
-    ctx.keyHash = this.keyHash;
-    ctx.tokenClaims = this.tokenClaims;
-    ctx.userEntry = this.userEntry;
-    ctx.path = this.path;
-    ctx.query = this.query;
-    ctx.serviceName = this.serviceName;
-    ctx.service = this.service;
-    ctx.requestedVersion = this.requestedVersion;
-    ctx.version = this.version;
-    ctx.flags = this.flags;
-    ctx.keyed = this.keyed;
-    ctx.aclPath = this.aclPath;
-    ctx.upstreamPath = this.upstreamPath;
-    ctx.extKey = this.extKey;
-    ctx.key = this.key;
-    ctx.pkg = this.pkg;
-    ctx.serviceAcl = this.serviceAcl;
-    ctx.aclLevel = this.aclLevel;
-    ctx.acl = this.acl;
-    ctx.api = this.api;
-    ctx.isPublic = this.isPublic;
-    ctx.token = this.token;
-    ctx.tokenSource = this.tokenSource;
-    ctx.user = this.user;
-    ctx.inject = this.inject;
+    this.decision = ctx.decision;
   }
 }
 
 const kDecision = Symbol('tessera.decision');
-type DecidingSocket = Socket & { [kDecision]?: Decision };
+type DecidingSocket = Socket & { [kDecision]?: Kept };
 
 /**
  * The last allowed decision of each client connection, reused for its next request when that
@@ -166,16 +84,17 @@ export class DecisionMemo {
     }
     // The same request: from here a failed check means the decision is stale for good. Dropped, so
     // that an idle connection does not keep an evicted key, user or old build alive.
-    const key = d.key;
+    const decided = d.decision;
+    const key = decided.key;
     if (
       d.serial !== ctx.snapshot.serial ||
-      (key !== null && (d.keyHash === null || this.keys.get(d.keyHash) !== key || (key.expires !== Infinity && key.expires <= this.now()))) ||
-      (d.tokenClaims !== null && !this.auth!.holds!(d.tokenClaims, d.userEntry))
+      (key !== null && (decided.keyHash === null || this.keys.get(decided.keyHash) !== key || (key.expires !== Infinity && key.expires <= this.now()))) ||
+      (decided.tokenClaims !== null && !this.auth!.holds!(decided.tokenClaims, decided.userEntry))
     ) {
       this.forget(ctx);
       return false;
     }
-    d.applyTo(ctx);
+    ctx.decision = decided;
     this.reused++;
     return true;
   }
@@ -193,7 +112,7 @@ export class DecisionMemo {
     const keep =
       (ctx.key === null || ctx.keyHash !== null) &&
       (ctx.token === null || (ctx.tokenClaims !== null && this.auth?.holds !== undefined));
-    if (socket !== null && keep) socket[kDecision] = new Decision(ctx);
+    if (socket !== null && keep) socket[kDecision] = new Kept(ctx);
     else this.forget(ctx);
   }
 }

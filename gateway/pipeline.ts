@@ -2,7 +2,7 @@ import type { KeyCache } from '../registry/cache.js';
 import type { Authenticator } from './stages/token.js';
 import type { RequestContext } from './context.js';
 import type { Denial } from './errors.js';
-import type { Stage } from './stage.js';
+import type { Stage, StageKind } from './stage.js';
 import { createAclStage } from './stages/acl.js';
 import { createAuthorizeStage } from './stages/authorize.js';
 import { createInjectStage, type InjectOptions } from './stages/inject.js';
@@ -19,9 +19,9 @@ export interface PipelineDeps {
   inject: InjectOptions;
 }
 
-/** The stages in request order (architecture.md): a fixed array, built once. */
+/** The decide stages in request order (architecture.md): a fixed array, built once. */
 export function createStages(deps: PipelineDeps): readonly Stage[] {
-  return Object.freeze([
+  return stagesOf('decide', [
     createUrlStage(),
     createKeyStage(deps.keys),
     createRouteStage(),
@@ -32,6 +32,19 @@ export function createStages(deps: PipelineDeps): readonly Stage[] {
     createAuthorizeStage(),
     createInjectStage(deps.inject),
   ]);
+}
+
+/**
+ * A list of stages of one kind, checked once when the gateway is built (fastify checks its hooks
+ * when they are added, never per request): a stage in the wrong list would be skipped by a kept
+ * decision, or memoised, without anyone noticing.
+ */
+export function stagesOf(kind: StageKind, stages: readonly Stage[]): readonly Stage[] {
+  for (const s of stages) {
+    if (s.kind !== kind) throw new Error(`stage "${s.name}" is a ${s.kind} stage, listed with the ${kind} stages`);
+    if (typeof s.run !== 'function') throw new Error(`stage "${s.name}" has no run function`);
+  }
+  return Object.freeze([...stages]);
 }
 
 export type PipelineDone = (ctx: RequestContext, denial: Denial | null, err?: unknown) => void;

@@ -46,6 +46,7 @@ export function hasTokenHint(ctx: RequestContext): boolean {
 export function createAclStage(): Stage {
   return {
     name: 'acl',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null {
       if (!ctx.keyed) return null;
       if (ctx.pkg === null) return ERRORS.PACKAGE_UNKNOWN;

@@ -26,6 +26,7 @@ function checkPermission(ctx: RequestContext): Denial | null {
 export function createAuthorizeStage(): Stage {
   return {
     name: 'authorize',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null {
       if (!ctx.keyed) return null;
       const acl = ctx.acl;

@@ -96,6 +96,7 @@ function newMemo(key: KeyEntry, extKey: string | null, head: string, urac: strin
 export function createInjectStage(opts: InjectOptions): Stage {
   return {
     name: 'inject',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null {
       if (!ctx.keyed) return null;
       const key = ctx.key!;

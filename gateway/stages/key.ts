@@ -31,6 +31,7 @@ export function createKeyStage(keys: KeyCache, opts: { now?: () => number; diges
   }
   return {
     name: 'key',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null | Promise<Denial | null> {
       let extKey: string | undefined | null = ctx.headers.key;
       if (extKey === undefined || extKey === '') extKey = queryParam(ctx.query, HEADERS.KEY);

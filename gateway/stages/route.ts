@@ -10,6 +10,7 @@ import type { Stage } from '../stage.js';
 export function createRouteStage(): Stage {
   return {
     name: 'route',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null {
       const service = ctx.service!;
       const key = ctx.key;

@@ -8,6 +8,7 @@ import type { Stage } from '../stage.js';
 export function createSecurityStage(): Stage {
   return {
     name: 'security',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null {
       const key = ctx.key;
       if (!ctx.keyed || key === null) return null;

@@ -38,6 +38,7 @@ function bearer(header: string): string | null {
 export function createTokenStage(auth: Authenticator | null): Stage {
   return {
     name: 'token',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null | Promise<Denial | null> {
       if (ctx.flags!.oauth === false) return null;
       if (ctx.keyed && ctx.key!.tenant.doc.oauth?.disabled === true) return null;

@@ -56,6 +56,7 @@ export function queryParam(query: string, name: string): string | undefined | nu
 export function createUrlStage(): Stage {
   return {
     name: 'url',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null {
       let url = ctx.req.url ?? '/';
       // Absolute form (RFC 9112 §3.2.2): servers must accept it; the authority is the Host's business.

@@ -14,6 +14,7 @@ import { applyServiceAcl } from './acl.js';
 export function createUserStage(): Stage {
   return {
     name: 'user',
+    kind: 'decide',
     run(ctx: RequestContext): Denial | null {
       const user = ctx.user;
       if (!ctx.keyed || user === null || user.acl === null) return null;

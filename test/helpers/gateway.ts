@@ -38,7 +38,7 @@ export interface TestGatewayOptions {
   auth?: boolean;
   /** Config overrides by dotted path, e.g. `{'timeouts.requestSeconds': 1}`. */
   config?: Record<string, unknown>;
-  deps?: Omit<GatewayDeps, 'holder' | 'injectSecret'>;
+  deps?: Partial<Omit<GatewayDeps, 'holder' | 'injectSecret' | 'keys'>>;
 }
 
 /** A gateway on an ephemeral port over a FileStore in a temp dir, seeded with the given documents. */

@@ -1,0 +1,37 @@
+import { createServer, type Server } from 'node:http';
+import type { SnapshotHolder } from '../registry/sync.js';
+import type { DecisionMemo } from './decision-memo.js';
+import type { Balancer } from './proxy/balancer.js';
+
+function answer(route: string | undefined, data?: unknown): string {
+  return JSON.stringify({ result: true, ts: Date.now(), service: { service: 'tessera', type: 'rest', route }, ...(data === undefined ? {} : { data }) });
+}
+
+/**
+ * The maintenance port (SOAJS's port + 1000): `/heartbeat` and `/awarenessStat`. Read-only by
+ * construction: it lists every upstream, so it binds loopback by default
+ * (`gateway.maintenanceHost`) and answers nothing but GET and HEAD.
+ */
+export function createMaintenanceServer(deps: { holder: SnapshotHolder; balancer: Balancer; decisions: DecisionMemo }): Server {
+  return createServer((req, res) => {
+    const route = (req.url ?? '/').split('?')[0];
+    const fail = (status: number, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify({ result: false, ts: Date.now(), service: { service: 'tessera', type: 'rest', route } }));
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, { allow: 'GET, HEAD' });
+    let body: string;
+    if (route === '/heartbeat') body = answer(route);
+    else if (route === '/awarenessStat') {
+      const m = process.memoryUsage();
+      body = answer(route, {
+        registryVersion: deps.holder.current().version,
+        hosts: deps.balancer.stats(),
+        decisions: { made: deps.decisions.made, reused: deps.decisions.reused },
+        memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external },
+      });
+    } else return fail(404);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+}
