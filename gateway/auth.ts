@@ -3,38 +3,13 @@ import { createHash } from 'node:crypto';
 import { LruCache, type CachedUser, type DocCache, type UserCache } from '../registry/cache.js';
 import type { Snapshot } from '../registry/snapshot.js';
 import { tenantHoldings, wholeVersions } from '../registry/tenant-holdings.js';
+import { TOKEN_ALGORITHM, TOKEN_ISSUER } from '../registry/token-contract.js';
 import { groupsIn, isOverride, userAclFor } from '../registry/user-acl.js';
 import type { RequestContext } from './context.js';
 import { ERRORS, type Denial } from './errors.js';
-import type { Authenticator } from './stages/token.js';
+import type { Authenticated, Authenticator, TokenClaims } from './authenticator.js';
 import type { GatewayUser } from './user.js';
 
-/** What the oauth service signs into an access token, and all the gateway keeps of one. */
-export interface TokenClaims {
-  /** The token itself: the cache is keyed by a fingerprint, a hit must match it exactly. */
-  readonly token: string;
-  /**
-   * The last resolution of this token (a token is normally used with one key): reused while the
-   * user document, the key entry and the snapshot are the very same objects.
-   */
-  last?: { entry: CachedUser; key: unknown; serial: number; user: GatewayUser };
-  /** Serial of the snapshot whose env, signing keys and revocations this token last passed: they hold for all of it. */
-  passedIn: number;
-  /** User id. */
-  readonly sub: string;
-  /** Tenant id of the key used at login: the token is bound to it. */
-  readonly tid: string;
-  readonly env: string;
-  readonly jti: string;
-  /** Issued at, ms (finer than `iat`: a logout-all must not catch a login in the same second). */
-  readonly ims: number;
-  /** Expiry, ms. */
-  readonly expMs: number;
-  /** Signing key; a verified token dies with its key when the key leaves the registry. Null: a SOAJS token. */
-  readonly kid: string | null;
-}
-
-export const TOKEN_ISSUER = 'tessera';
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SOAJS_TOKEN = /^[0-9a-f]{40}$/;
 
@@ -76,7 +51,7 @@ export class TokenAuthenticator implements Authenticator {
     this.#now = opts.now ?? Date.now;
   }
 
-  authenticate(token: string, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial> {
+  authenticate(token: string, ctx: RequestContext): Authenticated | Denial | Promise<Authenticated | Denial> {
     const fp = fingerprint(token);
     const claims = this.#verified.get(fp);
     if (claims !== undefined && claims.token === token) return this.#resolve(claims, ctx);
@@ -88,7 +63,7 @@ export class TokenAuthenticator implements Authenticator {
   }
 
   /** Not kept in the verified-token cache: the legacy document's cache is evicted by a logout. */
-  #legacyToken(token: string, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial> {
+  #legacyToken(token: string, ctx: RequestContext): Authenticated | Denial | Promise<Authenticated | Denial> {
     const id = createHash('sha256').update(token).digest('hex');
     const toClaims = (v: Awaited<ReturnType<DocCache<'legacyToken'>['lookup']>>): TokenClaims | Denial => {
       if (v === null || v.doc.type !== 'access') return ERRORS.TOKEN_INVALID;
@@ -121,7 +96,7 @@ export class TokenAuthenticator implements Authenticator {
       return key;
     };
     try {
-      const verified = await jwtVerify(token, getKey, { algorithms: ['ES256'], issuer: TOKEN_ISSUER, currentDate: new Date(this.#now()) });
+      const verified = await jwtVerify(token, getKey, { algorithms: [TOKEN_ALGORITHM], issuer: TOKEN_ISSUER, currentDate: new Date(this.#now()) });
       const { payload } = verified;
       const { sub, tid, env, jti, ims, exp } = payload as Record<string, unknown>;
       if (
@@ -148,7 +123,7 @@ export class TokenAuthenticator implements Authenticator {
     }
   }
 
-  #resolve(c: TokenClaims, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial> {
+  #resolve(c: TokenClaims, ctx: RequestContext): Authenticated | Denial | Promise<Authenticated | Denial> {
     const snap = ctx.snapshot;
     if (c.expMs <= this.#now()) return ERRORS.TOKEN_EXPIRED;
     if (c.passedIn !== snap.serial) {
@@ -180,15 +155,15 @@ export class TokenAuthenticator implements Authenticator {
     return claims.expMs > this.#now() && this.#users.peek(claims.sub) === userEntry;
   }
 
-  #finish(entry: CachedUser, c: TokenClaims, ctx: RequestContext): GatewayUser | Denial {
-    // A legacy token's claims are rebuilt from its document on every use: nothing to hold on to.
-    ctx.tokenClaims = c.kid === null ? null : c;
-    ctx.userEntry = entry;
+  #finish(entry: CachedUser, c: TokenClaims, ctx: RequestContext): Authenticated | Denial {
     const last = c.last;
-    if (last !== undefined && last.entry === entry && last.key === ctx.key && last.serial === ctx.snapshot.serial) return last.user;
-    const r = this.#finishSlow(entry, c, ctx);
-    if (!('body' in r)) c.last = { entry, key: ctx.key, serial: ctx.snapshot.serial, user: r };
-    return r;
+    if (last !== undefined && last.entry === entry && last.key === ctx.key && last.serial === ctx.snapshot.serial) return last;
+    const user = this.#finishSlow(entry, c, ctx);
+    if ('body' in user) return user;
+    // A legacy token's claims are rebuilt from its document on every use: nothing to hold on to.
+    const found = { user, claims: c.kid === null ? null : c, entry, key: ctx.key, serial: ctx.snapshot.serial };
+    c.last = found;
+    return found;
   }
 
   #finishSlow(entry: CachedUser, c: TokenClaims, ctx: RequestContext): GatewayUser | Denial {

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { KeyCache } from '../registry/cache.js';
 import type { RequestContext } from './context.js';
 import type { Decision } from './decision.js';
-import type { Authenticator } from './stages/token.js';
+import type { Authenticator } from './authenticator.js';
 
 /**
  * An allowed request's decision, kept by reference, with what it was made from: the request's own

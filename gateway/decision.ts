@@ -2,7 +2,7 @@ import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/
 import type { CachedUser, KeyEntry } from '../registry/cache.js';
 import type { PackageEntry, ServiceEntry } from '../registry/snapshot.js';
 import type { ServiceVersion } from '../registry/types.js';
-import type { TokenClaims } from './auth.js';
+import type { TokenClaims } from './authenticator.js';
 import type { GatewayUser } from './user.js';
 
 export type AclLevel = 'user' | 'application' | 'package';

@@ -1,5 +1,5 @@
 import type { KeyCache } from '../registry/cache.js';
-import type { Authenticator } from './stages/token.js';
+import type { Authenticator } from './authenticator.js';
 import type { RequestContext } from './context.js';
 import type { Denial } from './errors.js';
 import type { Stage, StageKind } from './stage.js';

@@ -18,7 +18,7 @@ import { proxyRequest, type ProxyHooks } from './proxy/http.js';
 import { PoolSet } from './proxy/pools.js';
 import { createResponder } from './respond.js';
 import type { Stage } from './stage.js';
-import type { Authenticator } from './stages/token.js';
+import type { Authenticator } from './authenticator.js';
 
 export interface GatewayDeps {
   holder: SnapshotHolder;

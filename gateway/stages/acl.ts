@@ -3,7 +3,7 @@ import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { HEADERS } from '../headers.js';
 import type { Stage } from '../stage.js';
-import { queryParam } from './url.js';
+import { queryParam } from '../query.js';
 
 /**
  * Sets the effective ACL (service, version, method) and the matched API, and whether the API is

@@ -4,7 +4,7 @@ import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { HEADERS } from '../headers.js';
 import type { Stage } from '../stage.js';
-import { queryParam } from './url.js';
+import { queryParam } from '../query.js';
 
 /**
  * key: ext key from header `key` or `?key=` → tenant, application, package, key config. A key that

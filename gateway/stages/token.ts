@@ -1,27 +1,15 @@
-import type { CachedUser } from '../../registry/cache.js';
-import type { TokenClaims } from '../auth.js';
+import type { Authenticated, Authenticator } from '../authenticator.js';
 import type { RequestContext, TokenSource } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { HEADERS } from '../headers.js';
 import type { Stage } from '../stage.js';
-import type { GatewayUser } from '../user.js';
-import { queryParam } from './url.js';
+import { queryParam } from '../query.js';
 
 /**
  * Turns a presented access token into the user it was issued to, as seen from the key's tenant:
  * a verified, cached answer (never a store round trip once warm), or a denial (401 invalid/expired,
  * 146 not a member, 503 when the user cannot be loaded).
  */
-export interface Authenticator {
-  authenticate(token: string, ctx: RequestContext): GatewayUser | Denial | Promise<GatewayUser | Denial>;
-  /**
-   * Whether what `authenticate` found (it set `ctx.tokenClaims` and `ctx.userEntry`) still holds
-   * within the same snapshot: the token has not expired and the user's cache entry is the same.
-   * Without it, a request with a token is always authenticated anew.
-   */
-  holds?(claims: TokenClaims, userEntry: CachedUser): boolean;
-}
-
 /** `Bearer <token>`: the token, or null when the header is something else. */
 function bearer(header: string): string | null {
   if (header.length < 8 || !header.startsWith('Bearer ')) return null;
@@ -85,8 +73,10 @@ export function createTokenStage(auth: Authenticator | null): Stage {
   };
 }
 
-function settle(ctx: RequestContext, result: GatewayUser | Denial): Denial | null {
+function settle(ctx: RequestContext, result: Authenticated | Denial): Denial | null {
   if ('body' in result) return result;
-  ctx.user = result;
+  ctx.user = result.user;
+  ctx.tokenClaims = result.claims;
+  ctx.userEntry = result.entry;
   return null;
 }

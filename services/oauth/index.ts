@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, decodeJwt, SignJWT } from 'jose';
 import { hashPassword, needsRehash, verifyPassword, UNUSABLE_HASH } from '../../registry/password.js';
 import { ConflictError, type Store } from '../../registry/store/types.js';
+import { TOKEN_ALGORITHM, TOKEN_ISSUER, type AccessTokenClaims } from '../../registry/token-contract.js';
 import type { User } from '../../registry/types.js';
 import { groupsIn } from '../../registry/user-acl.js';
 import { auditId } from '../kit/audit-id.js';
@@ -23,7 +24,6 @@ export interface OauthOptions extends ServiceBase {
   throttle: ThrottleSettings;
 }
 
-const ISSUER = 'tessera';
 const CREDENTIALS = 'Unable to log in. Credential error or mismatch';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -78,9 +78,10 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
 
   async function issue(user: User, tenant: SoajsContext['tenant']) {
     const now = Date.now();
-    const accessToken = await new SignJWT({ tid: tenant.id, tcode: tenant.code, env: opts.env, ims: now })
-      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
-      .setIssuer(ISSUER)
+    const claims: AccessTokenClaims = { tid: tenant.id, tcode: tenant.code, env: opts.env, ims: now };
+    const accessToken = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: TOKEN_ALGORITHM, kid: key.kid, typ: 'JWT' })
+      .setIssuer(TOKEN_ISSUER)
       .setSubject(user.id)
       .setJti(randomBytes(16).toString('hex'))
       .setIssuedAt(Math.floor(now / 1000))
@@ -184,7 +185,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
   async function ourToken(token: string): Promise<{ jti: string; exp: number } | null> {
     try {
       const jwks = createLocalJWKSet({ keys: (await store.list('signingKey')).map((k) => k.doc.publicJwk) });
-      await compactVerify(token, jwks, { algorithms: ['ES256'] });
+      await compactVerify(token, jwks, { algorithms: [TOKEN_ALGORITHM] });
       const claims = decodeJwt(token);
       return typeof claims.jti === 'string' && typeof claims.exp === 'number' ? { jti: claims.jti, exp: claims.exp } : null;
     } catch {
