@@ -64,8 +64,8 @@ export function mergeAcls(acls: readonly Acl[]): Acl {
 }
 
 /**
- * The user-level ACL for a key, first existing level wins and replaces every lower one (never
- * merged across levels):
+ * The user-level ACL for a key: levels 1–3 of the precedence (gateway/acl-precedence.ts), first
+ * existing level wins and replaces every lower one (never merged across levels):
  *  1. `user.config.keys[<internal key>].acl`
  *  2. `user.config.packages[<package>].acl`
  *  3. the packages the user's groups (in the key's tenant) allow for the application's product,

@@ -1,3 +1,4 @@
+import { choose, chooseVersion } from '../acl-precedence.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';
@@ -5,9 +6,8 @@ import { notHeld, tenantHoldings } from '../../registry/tenant-holdings.js';
 import { applyServiceAcl } from './acl.js';
 
 /**
- * user: a loaded user with a user-level ACL replaces the key-level ACL for every service — a
- * service missing from it is 154 even when the package grants it (SOAJS, §2.4). Levels are never
- * merged. Without a requested version the latest one in the user's ACL is used. What it grants is
+ * user: a loaded user with a user-level ACL replaces the key-level ACL for every service
+ * (acl-precedence.ts). Without a requested version the latest one in the user's ACL is used. What it grants is
  * bounded by what the key's tenant holds (registry/tenant-holdings.ts): 154 past a service or
  * version, 159 past an API.
  */
@@ -18,13 +18,14 @@ export function createUserStage(): Stage {
     run(ctx: RequestContext): Denial | null {
       const user = ctx.user;
       if (!ctx.keyed || user === null || user.acl === null) return null;
-      const entry = user.acl.get(ctx.serviceName) ?? null;
-      ctx.serviceAcl = entry;
-      ctx.aclLevel = 'user';
-      if (ctx.requestedVersion === null && entry?.latest && entry.latest !== ctx.version) {
-        const flags = ctx.service!.versions.get(entry.latest);
+      choose(ctx.decision, ctx.serviceName, user.acl, null, null);
+      const entry = ctx.serviceAcl;
+      // A requested version was checked against the key level; the user level may list another latest.
+      const version = ctx.requestedVersion === null ? chooseVersion(entry, null, ctx.version!)! : ctx.version!;
+      if (version !== ctx.version) {
+        const flags = ctx.service!.versions.get(version);
         if (flags === undefined) return ERRORS.SERVICE_UNREACHABLE;
-        ctx.version = entry.latest;
+        ctx.version = version;
         ctx.flags = flags;
       }
       applyServiceAcl(ctx, entry);
