@@ -1,5 +1,5 @@
 import type { CompiledAcl } from '../registry/acl.js';
-import type { InjectMemo } from '../registry/key-entries.js';
+import type { InjectMemo } from './stages/inject.js';
 
 /** The user a verified token resolves to, as seen from the key's tenant. */
 export interface GatewayUser {

@@ -38,31 +38,6 @@ export interface KeyEntry {
   readonly device: Readonly<DeviceRules> | null;
   /** Key config for this env: `{commonFields?, <service>: {...}}`. */
   readonly config: Readonly<Record<string, unknown>>;
-  /**
-   * Serialised inject headers by service version (its flags object), valid for the snapshot build
-   * `memoSerial` (the flags objects are that build's; two builds may share a version).
-   */
-  readonly memo: Map<object, InjectMemo>;
-  memoSerial: number;
-}
-
-/**
- * A `soajsinjectobj` in the making for one (key or user, service version): the fixed part built
- * once, and the last whole header with the per-request fields it was built from — a client sends
- * the same User-Agent from the same address call after call, and then the header is reused as is.
- */
-export interface InjectMemo {
-  readonly key: KeyEntry;
-  readonly extKey: string | null;
-  /** From `{` up to the per-request fields. */
-  readonly head: string;
-  /** `,"urac":…,"param":…` for a user, else ''. */
-  readonly urac: string;
-  lastUserAgent: string | undefined;
-  lastIp: string;
-  lastHost: string;
-  lastPort: number;
-  last: string | null;
 }
 
 function expiry(exp: number | string | null | undefined): number {
@@ -111,8 +86,6 @@ export function keyEntriesOf(t: Readonly<Tenant>, env: string): Map<string, KeyE
           geoDeny,
           device: e.device ? deepFreeze(structuredClone(e.device)) : null,
           config,
-          memo: new Map(),
-          memoSerial: -1,
         });
       }
     }

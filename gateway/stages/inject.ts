@@ -1,9 +1,35 @@
 import type { KeyEntry } from '../../registry/cache.js';
-import type { InjectMemo } from '../../registry/key-entries.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';
 import type { GatewayUser } from '../user.js';
+
+/**
+ * A `soajsinjectobj` in the making for one (key or user, service version): the fixed part built
+ * once, and the last whole header with the per-request fields it was built from — a client sends
+ * the same User-Agent from the same address call after call, and then the header is reused as is.
+ */
+export interface InjectMemo {
+  readonly key: KeyEntry;
+  readonly extKey: string | null;
+  /** From `{` up to the per-request fields. */
+  readonly head: string;
+  /** `,"urac":…,"param":…` for a user, else ''. */
+  readonly urac: string;
+  lastUserAgent: string | undefined;
+  lastIp: string;
+  lastHost: string;
+  lastPort: number;
+  last: string | null;
+}
+
+/**
+ * A key's inject headers by service version (its flags object), for one snapshot build (the flags
+ * objects are that build's; two builds may share a version). Kept here, beside the stage that
+ * makes them, not in the registry's key entries: the cache stays the registry's, the memo the
+ * data plane's, and a key evicted from the cache takes its memo with it.
+ */
+const keyMemos = new WeakMap<KeyEntry, { serial: number; byFlags: Map<object, InjectMemo> }>();
 
 /** JSON with every non-ASCII character escaped: header values must be latin1, JSON stays equal. */
 const NON_ASCII = /[\u007f-\uffff]/;
@@ -113,14 +139,15 @@ export function createInjectStage(opts: InjectOptions): Stage {
           user.memo.set(flags, m);
         }
       } else {
-        if (key.memoSerial !== ctx.snapshot.serial) {
-          key.memo.clear();
-          key.memoSerial = ctx.snapshot.serial;
+        let memos = keyMemos.get(key);
+        if (memos === undefined || memos.serial !== ctx.snapshot.serial) {
+          memos = { serial: ctx.snapshot.serial, byFlags: new Map() };
+          keyMemos.set(key, memos);
         }
-        m = key.memo.get(flags);
+        m = memos.byFlags.get(flags);
         if (m === undefined) {
           m = newMemo(key, ctx.extKey, keyPart(ctx, key, null), '');
-          key.memo.set(flags, m);
+          memos.byFlags.set(flags, m);
         }
       }
       const userAgent = ctx.headers.userAgent;

@@ -147,8 +147,6 @@ t.test('buildSnapshot from the demo seed, env dev', async (t) => {
   t.equal(b?.packageCode, 'PROD1_PCK1');
   t.equal(snap.packages.get(b!.packageCode), snap.packages.get('PROD1_PCK1'), 'the package is looked up in the snapshot');
   t.ok(snap.packages.get(b!.packageCode));
-  t.equal(b?.memoSerial, -1);
-  t.equal(b?.memo.size, 0);
   t.same([...(b?.appAcl?.keys() ?? [])], ['example03'], 'application-level ACL compiled for dev');
   t.equal(b?.iKey, '12a2eb89dd9c570a9fdfd32a5cf24f12');
   t.equal(b?.env, 'dev');
