@@ -32,7 +32,9 @@ const RUNS = Math.min(25, Math.max(1, opt('--runs', quick ? 3 : 7)));
 const SCALE = Math.min(10, Math.max(0.01, opt('--scale', quick ? 0.25 : 1)));
 const WRITE = !argv.includes('--no-write');
 
-const dist = (p) => import(pathToFileURL(join(DIST, p)).href);
+// The registry's modules moved into view/ and control/ (issue 15): a build from before keeps them flat.
+const LAYOUTS = [(p) => p.replace(/^registry\/store\//, 'registry/control/store/'), (p) => p.replace(/^registry\//, 'registry/view/'), (p) => p.replace(/^registry\//, 'registry/control/'), (p) => p];
+const dist = (p) => import(pathToFileURL(join(DIST, LAYOUTS.map((f) => f(p)).find((q) => existsSync(join(DIST, q))) ?? p)).href);
 if (!existsSync(join(DIST, 'gateway', 'pipeline.js'))) {
   process.stderr.write(`micro: Tessera is not built (${DIST}/gateway/pipeline.js missing): run \`npm run build\` in ${REPO} first\n`);
   process.exit(1);

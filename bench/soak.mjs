@@ -26,7 +26,7 @@ const seed = join(dir, 'seed');
 mkdirSync(seed);
 for (const f of ['products.yaml', 'services.yaml']) cpSync(join(ROOT, 'bench/seed', f), join(seed, f));
 // One scrypt hash for every user: seeding 10k users must not cost 10k key derivations.
-const { hashPasswordSync } = await import(join(ROOT, 'dist/registry/password.js'));
+const { hashPasswordSync } = await import(join(ROOT, 'dist/registry/control/password.js'));
 const hash = hashPasswordSync('soak-password');
 const pkg = /code: (BENCH_\w+)/.exec(readFileSync(join(seed, 'products.yaml'), 'utf8'));
 const products = readFileSync(join(seed, 'products.yaml'), 'utf8');

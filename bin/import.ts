@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
-import { docLabel, readSoajsExport, type ImportedDoc } from '../registry/import-soajs.js';
-import { openStore } from '../registry/store/open.js';
-import { docId, type Store } from '../registry/store/types.js';
-import type { DocByKind, DocKind, User } from '../registry/types.js';
+import { docLabel, readSoajsExport, type ImportedDoc } from '../registry/control/import-soajs.js';
+import { openStore } from '../registry/control/store/open.js';
+import { docId, type Store } from '../registry/control/store/types.js';
+import type { DocByKind, DocKind, User } from '../registry/view/types.js';
 
 export interface ImportIo {
   /** Where the plan and counts go; default stdout. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
-import { parseManifest, registerManifest } from '../registry/manifest.js';
-import { openStore } from '../registry/store/open.js';
+import { parseManifest, registerManifest } from '../registry/control/manifest.js';
+import { openStore } from '../registry/control/store/open.js';
 
 /**
  * `tessera register <manifest.yaml> [--grant PACKAGE=Group,Group]… [--dry-run] [--config FILE]`:

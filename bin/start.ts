@@ -1,11 +1,11 @@
 import type { Config } from '../config/schema.js';
 import { TokenAuthenticator } from '../gateway/auth.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
-import { DocCache, KeyCache, UserCache } from '../registry/cache.js';
-import { INJECT_SECRET_ID, sharedSecret } from '../registry/secrets.js';
-import { openStore } from '../registry/store/open.js';
-import type { Store } from '../registry/store/types.js';
-import { RegistrySync } from '../registry/sync.js';
+import { DocCache, KeyCache, UserCache } from '../registry/view/cache.js';
+import { INJECT_SECRET_ID, sharedSecret } from '../registry/control/secrets.js';
+import { openStore } from '../registry/control/store/open.js';
+import type { Store } from '../registry/control/store/types.js';
+import { RegistrySync } from '../registry/view/sync.js';
 import { startExample03 } from '../services/example03/index.js';
 import type { RunningService } from '../services/kit/server.js';
 import { startOauth } from '../services/oauth/index.js';

@@ -2,7 +2,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { openStore } from '../registry/store/open.js';
+import { openStore } from '../registry/control/store/open.js';
 import { AdminError, keysCommand, tenantsCommand } from './admin.js';
 import { runCluster } from './cluster.js';
 import { onShutdown } from './shutdown.js';

@@ -1,4 +1,4 @@
-import type { CompiledAcl, CompiledServiceAcl } from '../registry/acl.js';
+import type { CompiledAcl, CompiledServiceAcl } from '../registry/view/acl.js';
 import type { AclLevel } from './decision.js';
 
 /**

@@ -1,10 +1,10 @@
 import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { createHash } from 'node:crypto';
-import { LruCache, type CachedUser, type DocCache, type UserCache } from '../registry/cache.js';
-import type { Snapshot } from '../registry/snapshot.js';
-import { tenantHoldings, wholeVersions } from '../registry/tenant-holdings.js';
-import { TOKEN_ALGORITHM, TOKEN_ISSUER } from '../registry/token-contract.js';
-import { groupsIn, isOverride, userAclFor } from '../registry/user-acl.js';
+import { LruCache, type CachedUser, type DocCache, type UserCache } from '../registry/view/cache.js';
+import type { Snapshot } from '../registry/view/snapshot.js';
+import { tenantHoldings, wholeVersions } from '../registry/view/tenant-holdings.js';
+import { TOKEN_ALGORITHM, TOKEN_ISSUER } from '../registry/view/token-contract.js';
+import { groupsIn, isOverride, userAclFor } from '../registry/view/user-acl.js';
 import type { RequestContext } from './context.js';
 import { ERRORS, type Denial } from './errors.js';
 import type { Authenticated, Authenticator, TokenClaims } from './authenticator.js';

@@ -1,4 +1,4 @@
-import type { CachedUser } from '../registry/cache.js';
+import type { CachedUser } from '../registry/view/cache.js';
 import type { RequestContext } from './context.js';
 import type { Denial } from './errors.js';
 import type { GatewayUser } from './user.js';

@@ -1,4 +1,4 @@
-import { compileCidrs, ipIn, plainIp } from '../registry/net.js';
+import { compileCidrs, ipIn, plainIp } from '../registry/view/net.js';
 import type { RequestContext } from './context.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Snapshot } from '../registry/snapshot.js';
+import type { Snapshot } from '../registry/view/snapshot.js';
 import { ClientHeaders } from './client-headers.js';
 import { Decision } from './decision.js';
 

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { KeyCache } from '../registry/cache.js';
+import type { KeyCache } from '../registry/view/cache.js';
 import type { RequestContext } from './context.js';
 import type { Decision } from './decision.js';
 import type { Authenticator } from './authenticator.js';

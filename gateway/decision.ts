@@ -1,7 +1,7 @@
-import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/acl.js';
-import type { CachedUser, KeyEntry } from '../registry/cache.js';
-import type { PackageEntry, ServiceEntry } from '../registry/snapshot.js';
-import type { ServiceVersion } from '../registry/types.js';
+import type { CompiledApi, CompiledServiceAcl, EffectiveAcl } from '../registry/view/acl.js';
+import type { CachedUser, KeyEntry } from '../registry/view/cache.js';
+import type { PackageEntry, ServiceEntry } from '../registry/view/snapshot.js';
+import type { ServiceVersion } from '../registry/view/types.js';
 import type { TokenClaims } from './authenticator.js';
 import type { GatewayUser } from './user.js';
 

@@ -1,5 +1,5 @@
-import { SIGNATURE_HEADER } from '../registry/inject-signature.js';
-import { REGISTRY_VERSION_HEADER } from '../registry/read-your-writes.js';
+import { SIGNATURE_HEADER } from '../registry/view/inject-signature.js';
+import { REGISTRY_VERSION_HEADER } from '../registry/view/read-your-writes.js';
 
 /** Every header name the gateway reads or writes, in one place (lower case, as node delivers them). */
 export const HEADERS = Object.freeze({

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { SnapshotHolder } from '../registry/sync.js';
+import type { SnapshotHolder } from '../registry/view/sync.js';
 import type { DecisionMemo } from './decision-memo.js';
 import type { Balancer } from './proxy/balancer.js';
 

@@ -1,4 +1,4 @@
-import type { KeyCache } from '../registry/cache.js';
+import type { KeyCache } from '../registry/view/cache.js';
 import type { Authenticator } from './authenticator.js';
 import type { RequestContext } from './context.js';
 import type { Denial } from './errors.js';

@@ -3,10 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
-import type { KeyCache } from '../registry/cache.js';
-import { InjectSigner } from '../registry/inject-signature.js';
-import { CATCH_UP_TIMEOUT_MS } from '../registry/read-your-writes.js';
-import type { SnapshotHolder } from '../registry/sync.js';
+import type { KeyCache } from '../registry/view/cache.js';
+import { InjectSigner } from '../registry/view/inject-signature.js';
+import { CATCH_UP_TIMEOUT_MS } from '../registry/view/read-your-writes.js';
+import type { SnapshotHolder } from '../registry/view/sync.js';
 import { createClientIp } from './client-ip.js';
 import { RequestContext } from './context.js';
 import { DecisionMemo } from './decision-memo.js';

@@ -1,4 +1,4 @@
-import type { CompiledAcl } from '../registry/acl.js';
+import type { CompiledAcl } from '../registry/view/acl.js';
 import type { InjectMemo } from './stages/inject.js';
 
 /** The user a verified token resolves to, as seen from the key's tenant. */

@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
-import type { ServiceEntry, Snapshot, Upstream } from '../../registry/snapshot.js';
-import type { SnapshotHolder } from '../../registry/sync.js';
+import type { ServiceEntry, Snapshot, Upstream } from '../../registry/view/snapshot.js';
+import type { SnapshotHolder } from '../../registry/view/sync.js';
 
 interface Health {
   healthy: boolean;

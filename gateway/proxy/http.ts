@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { util, type Dispatcher } from 'undici';
-import type { InjectSigner } from '../../registry/inject-signature.js';
-import type { Upstream } from '../../registry/snapshot.js';
+import type { InjectSigner } from '../../registry/view/inject-signature.js';
+import type { Upstream } from '../../registry/view/snapshot.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { connectionListed, dropListed, HEADERS, HOP_BY_HOP } from '../headers.js';

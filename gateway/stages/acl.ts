@@ -1,4 +1,4 @@
-import { effectiveFor, matchApi, versionAcl, type CompiledServiceAcl } from '../../registry/acl.js';
+import { effectiveFor, matchApi, versionAcl, type CompiledServiceAcl } from '../../registry/view/acl.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { HEADERS } from '../headers.js';

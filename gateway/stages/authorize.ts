@@ -1,4 +1,4 @@
-import type { Access } from '../../registry/types.js';
+import type { Access } from '../../registry/view/types.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';

@@ -1,4 +1,4 @@
-import type { KeyEntry } from '../../registry/cache.js';
+import type { KeyEntry } from '../../registry/view/cache.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';

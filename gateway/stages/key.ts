@@ -1,5 +1,5 @@
-import { LruCache, type KeyCache, type KeyEntry } from '../../registry/cache.js';
-import { hashExtKey, isWellFormedExtKey } from '../../registry/keys.js';
+import { LruCache, type KeyCache, type KeyEntry } from '../../registry/view/cache.js';
+import { hashExtKey, isWellFormedExtKey } from '../../registry/view/keys.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { HEADERS } from '../headers.js';

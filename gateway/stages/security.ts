@@ -1,5 +1,5 @@
-import { deviceAllowed } from '../../registry/device.js';
-import { ipIn } from '../../registry/net.js';
+import { deviceAllowed } from '../../registry/view/device.js';
+import { ipIn } from '../../registry/view/net.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';

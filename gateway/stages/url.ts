@@ -1,7 +1,7 @@
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';
-import { normalizeVersion } from '../../registry/version.js';
+import { normalizeVersion } from '../../registry/view/version.js';
 
 /** `/v2` as the second segment selects a version when more segments follow (SOAJS). */
 const VERSION_SEGMENT = /^v[0-9]+(?:\.[0-9]+)?$/;

@@ -2,7 +2,7 @@ import { choose, chooseVersion } from '../acl-precedence.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';
-import { notHeld, tenantHoldings } from '../../registry/tenant-holdings.js';
+import { notHeld, tenantHoldings } from '../../registry/view/tenant-holdings.js';
 import { applyServiceAcl } from './acl.js';
 
 /**

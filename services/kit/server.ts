@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToRegExp } from '../../registry/acl.js';
-import { REGISTRY_VERSION_HEADER } from '../../registry/read-your-writes.js';
-import { StoreUnavailableError, type Store } from '../../registry/store/types.js';
-import { checkInjectSignature, SIGNATURE_HEADER } from '../../registry/inject-signature.js';
+import { pathToRegExp } from '../../registry/view/acl.js';
+import { REGISTRY_VERSION_HEADER } from '../../registry/view/read-your-writes.js';
+import { StoreUnavailableError, type Store } from '../../registry/control/store/types.js';
+import { checkInjectSignature, SIGNATURE_HEADER } from '../../registry/view/inject-signature.js';
 import { fail, ServiceError } from './envelope.js';
 import { parseInject, type SoajsContext } from './inject.js';
 import { parseJsonObject } from './json.js';

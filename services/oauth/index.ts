@@ -1,10 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, decodeJwt, SignJWT } from 'jose';
-import { hashPassword, needsRehash, verifyPassword, UNUSABLE_HASH } from '../../registry/password.js';
-import { ConflictError, type Store } from '../../registry/store/types.js';
-import { TOKEN_ALGORITHM, TOKEN_ISSUER, type AccessTokenClaims } from '../../registry/token-contract.js';
-import type { User } from '../../registry/types.js';
-import { groupsIn } from '../../registry/user-acl.js';
+import { hashPassword, needsRehash, verifyPassword, UNUSABLE_HASH } from '../../registry/control/password.js';
+import { ConflictError, type Store } from '../../registry/control/store/types.js';
+import { TOKEN_ALGORITHM, TOKEN_ISSUER, type AccessTokenClaims } from '../../registry/view/token-contract.js';
+import type { User } from '../../registry/view/types.js';
+import { groupsIn } from '../../registry/view/user-acl.js';
 import { auditId } from '../kit/audit-id.js';
 import { fail, ok, ServiceError } from '../kit/envelope.js';
 import type { SoajsContext } from '../kit/inject.js';

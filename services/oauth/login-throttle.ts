@@ -1,4 +1,4 @@
-import type { Counter, Store } from '../../registry/store/types.js';
+import type { Counter, Store } from '../../registry/control/store/types.js';
 
 export interface ThrottleSettings {
   /** Wrong passwords for one username before each further try must wait. */

@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import { ConflictError, type Store } from '../../registry/store/types.js';
-import type { SigningKey } from '../../registry/types.js';
+import { ConflictError, type Store } from '../../registry/control/store/types.js';
+import type { SigningKey } from '../../registry/view/types.js';
 
 export interface ActiveKey {
   readonly kid: string;

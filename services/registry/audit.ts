@@ -1,6 +1,6 @@
 import { auditId } from '../kit/audit-id.js';
-import type { Store } from '../../registry/store/types.js';
-import type { AuditEntry } from '../../registry/types.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { AuditEntry } from '../../registry/view/types.js';
 import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { errors } from './errors.js';

@@ -1,6 +1,6 @@
-import { validateDocument, ValidationError } from '../../registry/schema.js';
-import { ConflictError, DuplicateError, type Store, type Versioned } from '../../registry/store/types.js';
-import type { DocByKind } from '../../registry/types.js';
+import { validateDocument, ValidationError } from '../../registry/control/schema.js';
+import { ConflictError, DuplicateError, type Store, type Versioned } from '../../registry/control/store/types.js';
+import type { DocByKind } from '../../registry/view/types.js';
 import { errors } from './errors.js';
 import type { IfMatch } from './request.js';
 

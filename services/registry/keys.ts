@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { hashExtKey, keyHint, newInternalKey } from '../../registry/keys.js';
-import { encodeSoajsKey } from '../../registry/soajs-key.js';
-import type { Store } from '../../registry/store/types.js';
-import type { AppKey, ExtKey, Tenant } from '../../registry/types.js';
+import { hashExtKey, keyHint, newInternalKey } from '../../registry/view/keys.js';
+import { encodeSoajsKey } from '../../registry/control/soajs-key.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { AppKey, ExtKey, Tenant } from '../../registry/view/types.js';
 import { ok } from '../kit/envelope.js';
 import type { Reply, Route } from '../kit/server.js';
 import { audit, type AuditAction } from './audit.js';

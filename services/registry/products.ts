@@ -1,5 +1,5 @@
-import type { Store } from '../../registry/store/types.js';
-import type { Product } from '../../registry/types.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { Product } from '../../registry/view/types.js';
 import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { audit } from './audit.js';

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../registry/types.js';
+import type { AuditEntry } from '../../registry/view/types.js';
 import { ServiceError } from '../kit/envelope.js';
 import { parseJsonObject } from '../kit/json.js';
 import type { Reply, Route, ServiceRequest } from '../kit/server.js';

@@ -1,6 +1,6 @@
 import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
-import { fieldPath, productSchema, registryAjv, serviceSchema, tenantSchema } from '../../registry/schema.js';
-import type { CidrRules, DeviceRules, EnvAcl, Package, Product, Service, Tenant } from '../../registry/types.js';
+import { fieldPath, productSchema, registryAjv, serviceSchema, tenantSchema } from '../../registry/control/schema.js';
+import type { CidrRules, DeviceRules, EnvAcl, Package, Product, Service, Tenant } from '../../registry/view/types.js';
 import { errors } from './errors.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { Store } from '../../registry/store/types.js';
-import type { HostRegistration, Service } from '../../registry/types.js';
-import { normalizeVersion } from '../../registry/version.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { HostRegistration, Service } from '../../registry/view/types.js';
+import { normalizeVersion } from '../../registry/view/version.js';
 import { ok, ServiceError } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { audit } from './audit.js';

@@ -1,5 +1,5 @@
-import type { Store } from '../../registry/store/types.js';
-import type { AppKey, Application, ExtKey, Tenant } from '../../registry/types.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { AppKey, Application, ExtKey, Tenant } from '../../registry/view/types.js';
 import type { Rebase } from './documents.js';
 import { errors } from './errors.js';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Store } from '../../registry/store/types.js';
-import type { Tenant, TenantOauth } from '../../registry/types.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { Tenant, TenantOauth } from '../../registry/view/types.js';
 import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { audit } from './audit.js';

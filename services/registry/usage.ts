@@ -1,5 +1,5 @@
-import type { Store } from '../../registry/store/types.js';
-import type { Application } from '../../registry/types.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { Application } from '../../registry/view/types.js';
 
 /** A tenant application that uses a package. */
 export interface Use {

@@ -1,4 +1,4 @@
-import type { AppKey, Application, ExtKey, Tenant } from '../../registry/types.js';
+import type { AppKey, Application, ExtKey, Tenant } from '../../registry/view/types.js';
 
 /**
  * How tenants look on the wire. Ext keys are shown by their hint (their hash stays in the store:

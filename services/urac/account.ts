@@ -1,5 +1,5 @@
-import { hashPassword, verifyPassword } from '../../registry/password.js';
-import type { Store } from '../../registry/store/types.js';
+import { hashPassword, verifyPassword } from '../../registry/control/password.js';
+import type { Store } from '../../registry/control/store/types.js';
 import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { belongsTo, callerOf, errors, tenantOf, userRecord } from './context.js';

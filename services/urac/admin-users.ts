@@ -1,5 +1,5 @@
-import type { Store } from '../../registry/store/types.js';
-import type { User, UserConfig } from '../../registry/types.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { User, UserConfig } from '../../registry/view/types.js';
 import { ok, ServiceError } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { belongsTo, callerOf, errors, tenantOf, userRecord } from './context.js';

@@ -1,4 +1,4 @@
-import type { Group, TenantRef, User } from '../../registry/types.js';
+import type { Group, TenantRef, User } from '../../registry/view/types.js';
 import { ServiceError } from '../kit/envelope.js';
 import type { SoajsContext } from '../kit/inject.js';
 import type { ServiceRequest } from '../kit/server.js';

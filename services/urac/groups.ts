@@ -1,5 +1,5 @@
-import { ConflictError, type Store } from '../../registry/store/types.js';
-import type { Group, User } from '../../registry/types.js';
+import { ConflictError, type Store } from '../../registry/control/store/types.js';
+import type { Group, User } from '../../registry/view/types.js';
 import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { callerOf, errors, groupId, groupRecord, tenantOf } from './context.js';

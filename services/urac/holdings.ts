@@ -1,5 +1,5 @@
-import type { Store } from '../../registry/store/types.js';
-import type { Acl, Tenant } from '../../registry/types.js';
+import type { Store } from '../../registry/control/store/types.js';
+import type { Acl, Tenant } from '../../registry/view/types.js';
 import { ServiceError } from '../kit/envelope.js';
 import type { AdminUserConfig } from './schemas.js';
 

@@ -1,4 +1,4 @@
-import type { Store } from '../../registry/store/types.js';
+import type { Store } from '../../registry/control/store/types.js';
 import { baseOptions, startService, type RunningService, type ServiceBase } from '../kit/server.js';
 import { accountRoutes } from './account.js';
 import { adminUserRoutes } from './admin-users.js';

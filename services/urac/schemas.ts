@@ -1,6 +1,6 @@
 import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
-import { fieldPath, registryAjv, userSchema } from '../../registry/schema.js';
-import type { UserConfig } from '../../registry/types.js';
+import { fieldPath, registryAjv, userSchema } from '../../registry/control/schema.js';
+import type { UserConfig } from '../../registry/view/types.js';
 import { ServiceError } from '../kit/envelope.js';
 
 /** Request body schemas of the urac service, compiled once at load. Unknown fields are refused. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { hashPassword } from '../../registry/password.js';
-import { ConflictError, DuplicateError, type Store } from '../../registry/store/types.js';
-import type { TenantRef, User, UserConfig } from '../../registry/types.js';
+import { hashPassword } from '../../registry/control/password.js';
+import { ConflictError, DuplicateError, type Store } from '../../registry/control/store/types.js';
+import type { TenantRef, User, UserConfig } from '../../registry/view/types.js';
 import { errors } from './context.js';
 import { create } from './writes.js';
 

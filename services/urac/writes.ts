@@ -1,6 +1,6 @@
-import { validateDocument, ValidationError } from '../../registry/schema.js';
-import { ConflictError, type Store } from '../../registry/store/types.js';
-import type { DocByKind } from '../../registry/types.js';
+import { validateDocument, ValidationError } from '../../registry/control/schema.js';
+import { ConflictError, type Store } from '../../registry/control/store/types.js';
+import type { DocByKind } from '../../registry/view/types.js';
 import { ServiceError } from '../kit/envelope.js';
 import { errors, groupId } from './context.js';
 

@@ -7,15 +7,15 @@ import { importCommand } from '../../bin/import.js';
 import { loadConfig } from '../../config/load.js';
 import { TokenAuthenticator } from '../../gateway/auth.js';
 import { createGateway } from '../../gateway/server.js';
-import { DocCache, KeyCache, UserCache } from '../../registry/cache.js';
-import { readSoajsExport } from '../../registry/import-soajs.js';
-import { hashPassword } from '../../registry/password.js';
-import { FileStore } from '../../registry/store/file.js';
-import { RegistrySync } from '../../registry/sync.js';
-import type { DocByKind, DocKind, Service, Tenant, User } from '../../registry/types.js';
+import { DocCache, KeyCache, UserCache } from '../../registry/view/cache.js';
+import { readSoajsExport } from '../../registry/control/import-soajs.js';
+import { hashPassword } from '../../registry/control/password.js';
+import { FileStore } from '../../registry/control/store/file.js';
+import { RegistrySync } from '../../registry/view/sync.js';
+import type { DocByKind, DocKind, Service, Tenant, User } from '../../registry/view/types.js';
 import { getJson, soajsError } from '../helpers/demo.js';
 import { startEchoService } from '../helpers/servers.js';
-import { INJECT_SECRET_ID, sharedSecret } from '../../registry/secrets.js';
+import { INJECT_SECRET_ID, sharedSecret } from '../../registry/control/secrets.js';
 
 /**
  * The SOAJS controller's provision test data, imported with the library into a FileStore, served by

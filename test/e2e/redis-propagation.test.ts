@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { RedisStore } from '../../registry/store/redis.js';
-import type { Product, Tenant } from '../../registry/types.js';
+import { RedisStore } from '../../registry/control/store/redis.js';
+import type { Product, Tenant } from '../../registry/view/types.js';
 import { DEMO_KEYS, login, request, soajsError, type TokenPair } from '../helpers/demo.js';
 import {
   errorCode,

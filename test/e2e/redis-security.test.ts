@@ -4,7 +4,7 @@ import { Client } from 'undici';
 import { DEMO_KEYS, login, OWNER_KEY, TNT2_ID, type TokenPair } from '../helpers/demo.js';
 import { REPO_ROOT } from '../helpers/process.js';
 import { startRedis, uniquePrefix } from '../helpers/redis.js';
-import { RedisStore } from '../../registry/store/redis.js';
+import { RedisStore } from '../../registry/control/store/redis.js';
 import { startTesseraOnRedis } from './redis-e2e.js';
 
 /**

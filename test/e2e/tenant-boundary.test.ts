@@ -1,4 +1,4 @@
-import { SIGNATURE_HEADER } from '../../registry/inject-signature.js';
+import { SIGNATURE_HEADER } from '../../registry/view/inject-signature.js';
 import { DEMO_KEYS, login, OWNER_KEY, request, soajsError, TNT1_ID, type TokenPair } from '../helpers/demo.js';
 import { startTesseraProcess } from '../helpers/process.js';
 import t, { type Test } from 'tap';

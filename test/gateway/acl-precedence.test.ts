@@ -1,6 +1,6 @@
 import t from 'tap';
 import { choose, chooseVersion } from '../../gateway/acl-precedence.js';
-import { compileAcl } from '../../registry/acl.js';
+import { compileAcl } from '../../registry/view/acl.js';
 
 /** The one precedence function: first existing level wins, never merged; the version chosen once. */
 const user = compileAcl({ a: { '2': { access: false } } })!;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { ClientHeaders } from '../../gateway/client-headers.js';
 import type { RequestContext } from '../../gateway/context.js';
 import { upstreamHeaders } from '../../gateway/proxy/http.js';
-import { InjectSigner, signInject } from '../../registry/inject-signature.js';
+import { InjectSigner, signInject } from '../../registry/view/inject-signature.js';
 const SECRET = Buffer.from('a test secret of at least 32 bytes!!');
 
 /** node's `req.headers` shape: lower-case names, repeats joined except set-cookie. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import t from 'tap';
-import type { EnvAcl, Product, Service, Tenant } from '../../registry/types.js';
+import type { EnvAcl, Product, Service, Tenant } from '../../registry/view/types.js';
 import { extKey, settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService, startServer } from '../helpers/servers.js';
 

@@ -5,7 +5,7 @@ import type { RequestContext } from '../../gateway/context.js';
 import { ERRORS } from '../../gateway/errors.js';
 import { createStages, stagesOf } from '../../gateway/pipeline.js';
 import type { Stage } from '../../gateway/stage.js';
-import type { Product, Service, Tenant } from '../../registry/types.js';
+import type { Product, Service, Tenant } from '../../registry/view/types.js';
 import { extKey, settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService } from '../helpers/servers.js';
 

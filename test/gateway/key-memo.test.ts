@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import type { Product, Service, Tenant } from '../../registry/types.js';
+import type { Product, Service, Tenant } from '../../registry/view/types.js';
 import { extKey, settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService } from '../helpers/servers.js';
 

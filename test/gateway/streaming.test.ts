@@ -3,7 +3,7 @@ import { Agent, request, type ClientRequest, type IncomingMessage, type ServerRe
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
-import type { Service } from '../../registry/types.js';
+import type { Service } from '../../registry/view/types.js';
 import { settle, startTestGateway } from '../helpers/gateway.js';
 import { startServer } from '../helpers/servers.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { hashPasswordSync } from '../../registry/password.js';
-import type { Group, Product, Service, Tenant, User } from '../../registry/types.js';
+import { hashPasswordSync } from '../../registry/control/password.js';
+import type { Group, Product, Service, Tenant, User } from '../../registry/view/types.js';
 import { startOauth } from '../../services/oauth/index.js';
 import { startRegistry } from '../../services/registry/index.js';
 import { login, request, soajsError, type TokenPair } from '../helpers/demo.js';

@@ -1,6 +1,6 @@
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import t from 'tap';
-import type { Service } from '../../registry/types.js';
+import type { Service } from '../../registry/view/types.js';
 import { settle, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startServer, type TestServer } from '../helpers/servers.js';
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import t from 'tap';
-import { hashPasswordSync } from '../../registry/password.js';
-import type { Group, Product, Service, Tenant, User } from '../../registry/types.js';
+import { hashPasswordSync } from '../../registry/control/password.js';
+import type { Group, Product, Service, Tenant, User } from '../../registry/view/types.js';
 import { startOauth } from '../../services/oauth/index.js';
 import { login, request, soajsError, type TokenPair } from '../helpers/demo.js';
 import { extKey, settle, startTestGateway } from '../helpers/gateway.js';

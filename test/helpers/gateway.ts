@@ -3,16 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
-import { hashExtKey, keyHint } from '../../registry/keys.js';
-import type { SeedDoc } from '../../registry/seed.js';
-import { FileStore } from '../../registry/store/file.js';
-import { RegistrySync } from '../../registry/sync.js';
-import { INJECT_SECRET_ID, sharedSecret } from '../../registry/secrets.js';
-import type { Product, Service, Tenant } from '../../registry/types.js';
+import { hashExtKey, keyHint } from '../../registry/view/keys.js';
+import type { SeedDoc } from '../../registry/control/seed.js';
+import { FileStore } from '../../registry/control/store/file.js';
+import { RegistrySync } from '../../registry/view/sync.js';
+import { INJECT_SECRET_ID, sharedSecret } from '../../registry/control/secrets.js';
+import type { Product, Service, Tenant } from '../../registry/view/types.js';
 import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/server.js';
 import { TokenAuthenticator } from '../../gateway/auth.js';
-import { DocCache, KeyCache, UserCache } from '../../registry/cache.js';
-import type { Group, User } from '../../registry/types.js';
+import { DocCache, KeyCache, UserCache } from '../../registry/view/cache.js';
+import type { Group, User } from '../../registry/view/types.js';
 
 export interface TestGateway {
   readonly url: string;

@@ -1,4 +1,4 @@
-import { SIGNATURE_HEADER, signInject } from '../../registry/inject-signature.js';
+import { SIGNATURE_HEADER, signInject } from '../../registry/view/inject-signature.js';
 
 /** The headers a gateway holding `secret` sends a service: the context and its signature, made now. */
 export function signedInject(secret: Buffer, inject: string, nowMs = Date.now()): Record<string, string> {

@@ -9,8 +9,8 @@ import {
   type CompiledServiceAcl,
   type CompiledVersionAcl,
   type EffectiveAcl,
-} from '../../registry/acl.js';
-import type { ServiceAcl } from '../../registry/types.js';
+} from '../../registry/view/acl.js';
+import type { ServiceAcl } from '../../registry/view/types.js';
 
 /** The compiled VersionAcl for `version`, failing the test when there is none. */
 function mustVersion(s: CompiledServiceAcl, version: string | null): CompiledVersionAcl {
@@ -301,7 +301,7 @@ t.test('compileAcl compiles every service, null for no ACL', async (t) => {
 });
 
 t.test('API matching ignores case: Express routes /ADMIN/users to /admin/users, so the ACL must too', async (t) => {
-  const { compileServiceAcl: compile, versionAcl: va, effectiveFor: eff, matchApi: match } = await import('../../registry/acl.js');
+  const { compileServiceAcl: compile, versionAcl: va, effectiveFor: eff, matchApi: match } = await import('../../registry/view/acl.js');
   const s = compile({ '1': { access: false, apis: { '/admin/users': { access: ['owner'] }, '/orders/:id': { access: true } } } });
   const acl = eff(va(s, '1')!, 'GET');
   t.same(match(acl, '/ADMIN/users')?.access, ['owner']);

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { deviceAllowed, parseUserAgent } from '../../registry/device.js';
-import { compileCidrs, ipIn, plainIp } from '../../registry/net.js';
+import { deviceAllowed, parseUserAgent } from '../../registry/view/device.js';
+import { compileCidrs, ipIn, plainIp } from '../../registry/view/net.js';
 
 const UA = {
   chrome:

@@ -2,11 +2,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ValidationError } from '../../registry/schema.js';
-import type { SeedDoc } from '../../registry/seed.js';
-import { FileStore } from '../../registry/store/file.js';
-import { ConflictError, DuplicateError, type ChangeEvent } from '../../registry/store/types.js';
-import type { Product, Service, Tenant } from '../../registry/types.js';
+import { ValidationError } from '../../registry/control/schema.js';
+import type { SeedDoc } from '../../registry/control/seed.js';
+import { FileStore } from '../../registry/control/store/file.js';
+import { ConflictError, DuplicateError, type ChangeEvent } from '../../registry/control/store/types.js';
+import type { Product, Service, Tenant } from '../../registry/view/types.js';
 
 function product(): Product {
   return {
@@ -374,7 +374,7 @@ t.test('a write that cannot be persisted changes nothing in memory either', asyn
   const { mkdtempSync: mk, rmSync: rm, mkdirSync: md, writeFileSync: wf } = await import('node:fs');
   const { tmpdir: td } = await import('node:os');
   const { join: j } = await import('node:path');
-  const { FileStore: Store } = await import('../../registry/store/file.js');
+  const { FileStore: Store } = await import('../../registry/control/store/file.js');
   const dir = mk(j(td(), 'tessera-persist-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const store = new Store(dir, []);

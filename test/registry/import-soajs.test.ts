@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { compileServiceAcl } from '../../registry/acl.js';
-import { readSoajsExport, SoajsImportError, type ImportedDoc } from '../../registry/import-soajs.js';
-import { hashExtKey, keyHint } from '../../registry/keys.js';
-import { needsRehash } from '../../registry/password.js';
-import { validateDocument } from '../../registry/schema.js';
-import type { DocByKind, DocKind } from '../../registry/types.js';
+import { compileServiceAcl } from '../../registry/view/acl.js';
+import { readSoajsExport, SoajsImportError, type ImportedDoc } from '../../registry/control/import-soajs.js';
+import { hashExtKey, keyHint } from '../../registry/view/keys.js';
+import { needsRehash } from '../../registry/control/password.js';
+import { validateDocument } from '../../registry/control/schema.js';
+import type { DocByKind, DocKind } from '../../registry/view/types.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/soajs-provision', import.meta.url));
 

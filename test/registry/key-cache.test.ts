@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { KeyCache } from '../../registry/cache.js';
-import { hashExtKey } from '../../registry/keys.js';
-import { FileStore } from '../../registry/store/file.js';
-import { StoreUnavailableError, type ChangeEvent, type Versioned } from '../../registry/store/types.js';
-import type { Tenant } from '../../registry/types.js';
+import { KeyCache } from '../../registry/view/cache.js';
+import { hashExtKey } from '../../registry/view/keys.js';
+import { FileStore } from '../../registry/control/store/file.js';
+import { StoreUnavailableError, type ChangeEvent, type Versioned } from '../../registry/control/store/types.js';
+import type { Tenant } from '../../registry/view/types.js';
 import { extKey } from '../helpers/gateway.js';
 
 /** Plaintext ext keys (hex, as the gateway accepts them). */
@@ -317,8 +317,8 @@ t.test('the eviction indexes stay within the LRU bound (random unknown keys cann
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { createHash } = await import('node:crypto');
-  const { FileStore: Store } = await import('../../registry/store/file.js');
-  const { KeyCache: Cache } = await import('../../registry/cache.js');
+  const { FileStore: Store } = await import('../../registry/control/store/file.js');
+  const { KeyCache: Cache } = await import('../../registry/view/cache.js');
   const dir = mkdtempSync(join(tmpdir(), 'tessera-kc-bound-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const store = new Store(dir, []);
@@ -335,8 +335,8 @@ t.test('RegistrySync.waitFor resolves for changes that need no rebuild (tenants,
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { FileStore: Store } = await import('../../registry/store/file.js');
-  const { RegistrySync } = await import('../../registry/sync.js');
+  const { FileStore: Store } = await import('../../registry/control/store/file.js');
+  const { RegistrySync } = await import('../../registry/view/sync.js');
   const dir = mkdtempSync(join(tmpdir(), 'tessera-kc-wait-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const store = new Store(dir, []);
@@ -354,12 +354,12 @@ t.test('a stale read finishing never drops the newer read of the same id', async
   const { mkdtempSync: mk, rmSync: rm } = await import('node:fs');
   const { tmpdir: td } = await import('node:os');
   const { join: j } = await import('node:path');
-  const { FileStore: Store } = await import('../../registry/store/file.js');
-  const { UserCache } = await import('../../registry/cache.js');
+  const { FileStore: Store } = await import('../../registry/control/store/file.js');
+  const { UserCache } = await import('../../registry/view/cache.js');
   /** The real store, each read held until the test lets it go. */
   class HeldStore extends Store {
     readonly gates: (() => void)[] = [];
-    override async get<K extends import('../../registry/types.js').DocKind>(kind: K, id: string) {
+    override async get<K extends import('../../registry/view/types.js').DocKind>(kind: K, id: string) {
       await new Promise<void>((resolve) => this.gates.push(resolve));
       return super.get(kind, id);
     }

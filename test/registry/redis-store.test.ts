@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { ValidationError } from '../../registry/schema.js';
-import type { SeedDoc } from '../../registry/seed.js';
-import { RedisStore, type RedisStoreOptions } from '../../registry/store/redis.js';
-import { ConflictError, DuplicateError, StoreUnavailableError, type ChangeEvent } from '../../registry/store/types.js';
-import type { Group, HostRegistration, Product, Revocation, Service, SigningKey, Tenant, User } from '../../registry/types.js';
+import { ValidationError } from '../../registry/control/schema.js';
+import type { SeedDoc } from '../../registry/control/seed.js';
+import { RedisStore, type RedisStoreOptions } from '../../registry/control/store/redis.js';
+import { ConflictError, DuplicateError, StoreUnavailableError, type ChangeEvent } from '../../registry/control/store/types.js';
+import type { Group, HostRegistration, Product, Revocation, Service, SigningKey, Tenant, User } from '../../registry/view/types.js';
 import { startRedis, uniquePrefix } from '../helpers/redis.js';
 
 /*

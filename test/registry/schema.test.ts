@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { validateDocument, ValidationError } from '../../registry/schema.js';
-import { readSeed, SeedError, type SeedDoc } from '../../registry/seed.js';
-import type { DocKind, Product, Service, Tenant } from '../../registry/types.js';
+import { validateDocument, ValidationError } from '../../registry/control/schema.js';
+import { readSeed, SeedError, type SeedDoc } from '../../registry/control/seed.js';
+import type { DocKind, Product, Service, Tenant } from '../../registry/view/types.js';
 
 const DEMO = fileURLToPath(new URL('../../../config/demo', import.meta.url));
 

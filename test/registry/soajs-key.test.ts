@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodeSoajsKey, encodeSoajsKey } from '../../registry/soajs-key.js';
+import { decodeSoajsKey, encodeSoajsKey } from '../../registry/control/soajs-key.js';
 
 // SOAJS's own test data (controller-test-data/provision/tenants/dbtn.json, env DEV password).
 const DBTN_DEV =

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
-import { SIGNATURE_HEADER, signInject } from '../../registry/inject-signature.js';
+import { SIGNATURE_HEADER, signInject } from '../../registry/view/inject-signature.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../services/kit/json.js';
 import { startService } from '../../services/kit/server.js';
 import { signedInject } from '../helpers/inject.js';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { loadConfig } from '../../config/load.js';
-import { FileStore } from '../../registry/store/file.js';
-import { RedisStore } from '../../registry/store/redis.js';
-import type { Store } from '../../registry/store/types.js';
+import { FileStore } from '../../registry/control/store/file.js';
+import { RedisStore } from '../../registry/control/store/redis.js';
+import type { Store } from '../../registry/control/store/types.js';
 import { LoginThrottle } from '../../services/oauth/login-throttle.js';
 import { startRedis, uniquePrefix } from '../helpers/redis.js';
 

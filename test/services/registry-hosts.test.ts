@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { Product, Service, Tenant } from '../../registry/types.js';
+import type { Product, Service, Tenant } from '../../registry/view/types.js';
 import { startRegistry } from '../../services/registry/index.js';
 import { request, soajsError } from '../helpers/demo.js';
 import { extKey, settle, startTestGateway } from '../helpers/gateway.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { decodeSoajsKey } from '../../registry/soajs-key.js';
-import type { Product, Service, Tenant } from '../../registry/types.js';
+import { decodeSoajsKey } from '../../registry/control/soajs-key.js';
+import type { Product, Service, Tenant } from '../../registry/view/types.js';
 import { startRegistry } from '../../services/registry/index.js';
 import { request } from '../helpers/demo.js';
 import { settle, startTestGateway } from '../helpers/gateway.js';

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { hashExtKey, keyHint } from '../../registry/keys.js';
-import { hashPasswordSync } from '../../registry/password.js';
-import { readSeed } from '../../registry/seed.js';
-import type { Group, Product, Service, Tenant, User } from '../../registry/types.js';
+import { hashExtKey, keyHint } from '../../registry/view/keys.js';
+import { hashPasswordSync } from '../../registry/control/password.js';
+import { readSeed } from '../../registry/control/seed.js';
+import type { Group, Product, Service, Tenant, User } from '../../registry/view/types.js';
 import { startOauth } from '../../services/oauth/index.js';
 import { startRegistry } from '../../services/registry/index.js';
 import { DEMO_KEYS, login, OWNER_KEY, request, soajsError, TNT2_ID, type TokenPair } from '../helpers/demo.js';

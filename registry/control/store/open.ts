@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Config } from '../../config/schema.js';
+import type { Config } from '../../../config/schema.js';
 import { readSeed } from '../seed.js';
 import { FileStore } from './file.js';
 import { RedisStore } from './redis.js';

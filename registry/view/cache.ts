@@ -1,5 +1,5 @@
 import { keyEntriesOf, type KeyEntry } from './key-entries.js';
-import type { ChangeEvent, Store, Versioned } from './store/types.js';
+import type { ChangeEvent, Store, Versioned } from '../control/store/types.js';
 import type { DocByKind, DocKind, User } from './types.js';
 
 /**

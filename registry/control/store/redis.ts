@@ -1,7 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { validateDocument } from '../schema.js';
 import type { SeedDoc } from '../seed.js';
-import { type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../types.js';
+import { type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../../view/types.js';
+import { registryData, SNAPSHOT_DOCS } from '../../view/registry-data.js';
 import {
   ConflictError,
   docId,
@@ -284,10 +285,9 @@ export class RedisStore implements Store {
   }
 
   async load(): Promise<RegistryData> {
-    const kinds = ['product', 'service', 'group', 'signingKey', 'revocation'] as const;
     const m = this.#client.multi();
     m.get(this.#key('version'));
-    for (const k of kinds) m.hvals(this.#key('doc', k));
+    for (const [kind] of SNAPSHOT_DOCS) m.hvals(this.#key('doc', kind));
     m.hvals(this.#key('hosts'));
     const res = await this.#call(() => m.exec());
     if (res === null) throw new StoreUnavailableError('redis: transaction aborted');
@@ -296,16 +296,8 @@ export class RedisStore implements Store {
       if (err) throw new StoreUnavailableError(`redis: ${err.message}`);
       return v;
     };
-    const docs = <T>(i: number) => (val(i) as string[]).map((s) => JSON.parse(s) as T);
-    return {
-      version: Number(val(0) ?? 0),
-      products: docs(1),
-      services: docs(2),
-      groups: docs(3),
-      signingKeys: docs(4),
-      revocations: docs(5),
-      hosts: docs(6),
-    };
+    const docs = (i: number) => (val(i) as string[]).map((s) => JSON.parse(s) as unknown);
+    return registryData(Number(val(0) ?? 0), docs(SNAPSHOT_DOCS.length + 1) as HostRegistration[], (_kind, i) => docs(i + 1));
   }
 
   async get<K extends DocKind>(kind: K, id: string): Promise<Versioned<DocByKind[K]> | null> {

@@ -1,9 +1,9 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { type Ajv, type ErrorObject, type Options, type SchemaObject, type ValidateFunction } from 'ajv';
-import { compileServiceAcl } from './acl.js';
-import { compileCidrs } from './net.js';
-import type { DocByKind, DocKind, EnvAcl } from './types.js';
-import { newAjv } from '../config/ajv.js';
+import { compileServiceAcl } from '../view/acl.js';
+import { compileCidrs } from '../view/net.js';
+import type { DocByKind, DocKind, EnvAcl } from '../view/types.js';
+import { newAjv } from '../../config/ajv.js';
 
 const access = {
   description: 'false/absent: public; true: logged-in user; list: user in one of these groups',

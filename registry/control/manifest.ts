@@ -1,9 +1,9 @@
 import { type SchemaObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { fieldPath, validateDocument, ValidationError, versionFlags } from './schema.js';
-import type { Acl, Service, ServiceVersion, VersionAcl } from './types.js';
-import { normalizeVersion } from './version.js';
-import { newAjv } from '../config/ajv.js';
+import type { Acl, Service, ServiceVersion, VersionAcl } from '../view/types.js';
+import { normalizeVersion } from '../view/version.js';
+import { newAjv } from '../../config/ajv.js';
 
 /**
  * A service owner's declaration (YAML): what SOAJS services declare (name, versions, ports, flags,

@@ -1,5 +1,6 @@
 import { buildSnapshot, type Snapshot } from './snapshot.js';
-import { SNAPSHOT_KINDS, type Store } from './store/types.js';
+import type { Store } from '../control/store/types.js';
+import { SNAPSHOT_KINDS } from './registry-data.js';
 
 /** What the data plane reads: the current snapshot, swapped whole. */
 export interface SnapshotHolder {

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { hashExtKey, isWellFormedExtKey, keyHint } from './keys.js';
+import { hashExtKey, isWellFormedExtKey, keyHint } from '../view/keys.js';
 import { hashPasswordSync } from './password.js';
 import { validateDocument, ValidationError } from './schema.js';
-import type { DocByKind, DocKind } from './types.js';
+import type { DocByKind, DocKind } from '../view/types.js';
 
 /** The declarative form: any YAML file in the seed directory may hold any of these lists. */
 const SECTIONS: Readonly<Record<string, DocKind>> = {

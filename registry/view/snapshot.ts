@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { compileAcl, type CompiledAcl } from './acl.js';
-import type { RegistryData } from './store/types.js';
+import type { RegistryData } from './registry-data.js';
 import type { Acl, EnvAcl, Group, ServiceVersion } from './types.js';
 import { latestVersion, normalizeVersion } from './version.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashExtKey, isWellFormedExtKey, keyHint } from './keys.js';
+import { hashExtKey, isWellFormedExtKey, keyHint } from '../view/keys.js';
 import { validateDocument, ValidationError } from './schema.js';
 import {
   ACL_METHODS,
@@ -14,8 +14,8 @@ import {
   type ServiceAcl,
   type ServiceVersion,
   type VersionAcl,
-} from './types.js';
-import { normalizeVersion } from './version.js';
+} from '../view/types.js';
+import { normalizeVersion } from '../view/version.js';
 
 /**
  * Reads a SOAJS export (one folder per collection, as the SOAJS test importers lay them out:

@@ -1,19 +1,7 @@
-import type { DocByKind, DocKind, Group, HostRegistration, Product, Revocation, Service, SigningKey, Tenant, User } from '../types.js';
+import type { DocByKind, DocKind, HostRegistration, Product, Service, SigningKey, Tenant, User } from '../../view/types.js';
+import type { RegistryData } from '../../view/registry-data.js';
 
-/** Everything the snapshot is compiled from. */
-/** Everything the snapshot is compiled from: the small, hot data. Tenants and keys are cached instead. */
-export interface RegistryData {
-  readonly version: number;
-  readonly products: readonly Product[];
-  readonly services: readonly Service[];
-  readonly hosts: readonly HostRegistration[];
-  readonly groups: readonly Group[];
-  readonly signingKeys: readonly SigningKey[];
-  readonly revocations: readonly Revocation[];
-}
-
-/** Kinds the snapshot is built from: a change to one of them rebuilds it. Users and tokens are cached instead. */
-export const SNAPSHOT_KINDS: ReadonlySet<ChangeEvent['kind']> = new Set(['product', 'service', 'group', 'signingKey', 'revocation', 'host', '*']);
+export type { RegistryData };
 
 export interface ChangeEvent {
   /** Registry version after the change. */

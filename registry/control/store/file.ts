@@ -2,7 +2,8 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { join } from 'node:path';
 import { validateDocument } from '../schema.js';
 import type { SeedDoc } from '../seed.js';
-import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../types.js';
+import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../../view/types.js';
+import { registryData } from '../../view/registry-data.js';
 import { ConflictError, DuplicateError, docId, type ChangeEvent, type Counter, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
 
 interface Entry {
@@ -116,16 +117,7 @@ export class FileStore implements Store {
   }
 
   async load(): Promise<RegistryData> {
-    const all = <K extends DocKind>(kind: K) => Object.values(this.#state.docs[kind]).map((e) => e.doc as DocByKind[K]);
-    return {
-      version: this.#state.version,
-      products: all('product'),
-      services: all('service'),
-      hosts: [...this.#hosts],
-      groups: all('group'),
-      signingKeys: all('signingKey'),
-      revocations: all('revocation'),
-    };
+    return registryData(this.#state.version, [...this.#hosts], (kind) => Object.values(this.#state.docs[kind]).map((e) => e.doc));
   }
 
   async findTenantByKeyHash(keyHash: string): Promise<Versioned<Tenant> | null> {
