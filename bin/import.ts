@@ -91,7 +91,7 @@ function describe(a: Action, dryRun: boolean): string {
 
 /**
  * `tessera import soajs <dir> [--env ENV] [--dry-run] [--config FILE]`: converts a SOAJS export
- * (registry/import-soajs.ts), prints what each document would do to the store (create, update with
+ * (registry/control/import-soajs.ts), prints what each document would do to the store (create, update with
  * the changed fields, unchanged), then writes it unless --dry-run. Every write is versioned against
  * what was read. Rejects (message starting `import:`) on bad usage, a missing directory or
  * environment, and when any document could not be written.

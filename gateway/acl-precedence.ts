@@ -11,7 +11,7 @@ import type { AclLevel } from './decision.js';
  *   4. the application's ACL override          `application.acl[<env>]`, for the services it names
  *   5. the package's ACL                       `package.acl[<env>]`
  *
- * Levels 1–3 make the user-level ACL (registry/user-acl.ts, compiled once per resolved user): when
+ * Levels 1–3 make the user-level ACL (registry/view/user-acl.ts, compiled once per resolved user): when
  * one exists it replaces the key level for every service, and a service it does not name is 154
  * even when the package grants it. Levels 4–5 are per service. The user level is known only once
  * the token is verified, so the key level is chosen first (route stage: it decides whether the

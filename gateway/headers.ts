@@ -20,6 +20,14 @@ export const HEADERS = Object.freeze({
   X_FORWARDED_PROTO: 'x-forwarded-proto',
   X_REAL_IP: 'x-real-ip',
   ORIGIN: 'origin',
+  VARY: 'vary',
+  ALLOW: 'allow',
+  ALLOW_ORIGIN: 'access-control-allow-origin',
+  ALLOW_CREDENTIALS: 'access-control-allow-credentials',
+  ALLOW_METHODS: 'access-control-allow-methods',
+  ALLOW_HEADERS: 'access-control-allow-headers',
+  EXPOSE_HEADERS: 'access-control-expose-headers',
+  MAX_AGE: 'access-control-max-age',
 });
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still see. */

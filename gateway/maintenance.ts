@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { SnapshotHolder } from '../registry/view/sync.js';
 import type { DecisionMemo } from './decision-memo.js';
+import { HEADERS } from './headers.js';
 import type { Balancer } from './proxy/balancer.js';
 
 function answer(route: string | undefined, data?: unknown): string {
@@ -16,10 +17,10 @@ export function createMaintenanceServer(deps: { holder: SnapshotHolder; balancer
   return createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0];
     const fail = (status: number, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.writeHead(status, { [HEADERS.CONTENT_TYPE]: 'application/json', ...headers });
       res.end(JSON.stringify({ result: false, ts: Date.now(), service: { service: 'tessera', type: 'rest', route } }));
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, { [HEADERS.ALLOW]: 'GET, HEAD' });
     let body: string;
     if (route === '/heartbeat') body = answer(route);
     else if (route === '/awarenessStat') {
@@ -31,7 +32,7 @@ export function createMaintenanceServer(deps: { holder: SnapshotHolder; balancer
         memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external },
       });
     } else return fail(404);
-    res.writeHead(200, { 'content-type': 'application/json' });
+    res.writeHead(200, { [HEADERS.CONTENT_TYPE]: 'application/json' });
     res.end(body);
   });
 }

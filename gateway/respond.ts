@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import type { RequestContext } from './context.js';
 import { ERRORS, type Denial } from './errors.js';
+import { HEADERS } from './headers.js';
 import { headerIndex } from './proxy/http.js';
 
 /** An echoed origin must stay in `Vary` whatever the upstream varies on, or shared caches mix origins. */
@@ -30,14 +31,14 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
   // CORS headers are computed once; only an echoed Origin is per request.
   const echoOrigin = cors.origin === '*' && cors.credentials;
   const fixed: readonly (readonly [string, string])[] = cors.enabled
-    ? [...(cors.credentials ? [['access-control-allow-credentials', 'true'] as const] : []), ['access-control-expose-headers', cors.headers] as const]
+    ? [...(cors.credentials ? [[HEADERS.ALLOW_CREDENTIALS, 'true'] as const] : []), [HEADERS.EXPOSE_HEADERS, cors.headers] as const]
     : [];
   const preflight = [
-    'access-control-allow-methods',
+    HEADERS.ALLOW_METHODS,
     cors.methods,
-    'access-control-allow-headers',
+    HEADERS.ALLOW_HEADERS,
     cors.headers,
-    'access-control-max-age',
+    HEADERS.MAX_AGE,
     String(cors.maxAgeSeconds),
   ];
 
@@ -48,15 +49,15 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
    */
   function decorate(origin: string | undefined, out: string[]): string[] {
     if (!cors.enabled || origin === undefined) return out;
-    if (headerIndex(out, 'access-control-allow-origin') === -1) {
+    if (headerIndex(out, HEADERS.ALLOW_ORIGIN) === -1) {
       // `*` cannot go with credentials (Fetch spec): echo the caller's origin instead, and say so in Vary.
       if (echoOrigin) {
-        out.push('access-control-allow-origin', origin);
-        const vary = headerIndex(out, 'vary');
-        if (vary === -1) out.push('vary', 'Origin');
+        out.push(HEADERS.ALLOW_ORIGIN, origin);
+        const vary = headerIndex(out, HEADERS.VARY);
+        if (vary === -1) out.push(HEADERS.VARY, 'Origin');
         else out[vary + 1] = mergeVary(out[vary + 1]!, 'Origin');
       } else {
-        out.push('access-control-allow-origin', cors.origin);
+        out.push(HEADERS.ALLOW_ORIGIN, cors.origin);
       }
     }
     for (const [name, value] of fixed) if (headerIndex(out, name) === -1) out.push(name, value);
@@ -68,7 +69,7 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
     deny(ctx, d) {
       const res = ctx.res;
       if (res.headersSent || res.destroyed) return;
-      res.writeHead(d.status, decorate(ctx.headers.origin, ['content-type', 'application/json', 'content-length', String(d.body.length)]));
+      res.writeHead(d.status, decorate(ctx.headers.origin, [HEADERS.CONTENT_TYPE, 'application/json', HEADERS.CONTENT_LENGTH, String(d.body.length)]));
       res.end(d.body);
     },
     builtin(req, res) {
@@ -78,14 +79,14 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
         return true;
       }
       if (req.method === 'GET' && req.url === '/favicon.ico') {
-        res.writeHead(200, decorate(req.headers.origin, ['content-type', 'image/x-icon', 'content-length', '0']));
+        res.writeHead(200, decorate(req.headers.origin, [HEADERS.CONTENT_TYPE, 'image/x-icon', HEADERS.CONTENT_LENGTH, '0']));
         res.end();
         return true;
       }
       return false;
     },
     unavailable(req, res) {
-      res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, decorate(req.headers.origin, ['content-type', 'application/json']));
+      res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, decorate(req.headers.origin, [HEADERS.CONTENT_TYPE, 'application/json']));
       res.end(ERRORS.REGISTRY_UNAVAILABLE.body);
     },
   };

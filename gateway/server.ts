@@ -30,7 +30,7 @@ export interface GatewayDeps {
   onResponse?: (ctx: RequestContext, status: number, err: unknown) => void;
   /** Unexpected errors (bugs, I/O): logged by the caller; the request got 164. */
   onError?: (err: unknown) => void;
-  /** The deployment's secret for signing `soajsinjectobj` (registry/secrets.ts). */
+  /** The deployment's secret for signing `soajsinjectobj` (registry/control/secrets.ts). */
   injectSecret: Buffer;
   /** Stages run for every request after its decision, kept or not (rate limits, audit, logs, metrics). */
   everyRequest?: readonly Stage[];

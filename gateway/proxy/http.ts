@@ -147,7 +147,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const out = downstreamHeaders(rawHeaders);
     const rv = headerIndex(out, HEADERS.REGISTRY_VERSION);
     if (rv !== -1) {
-      // A service changed what we enforce (registry/read-your-writes.ts): the answer waits, the
+      // A service changed what we enforce (registry/view/read-your-writes.ts): the answer waits, the
       // upstream paused, until our snapshot has the change — the client's next request sees it.
       const version = Number(out[rv + 1]);
       out.splice(rv, 2);

@@ -8,7 +8,7 @@ import { applyServiceAcl } from './acl.js';
 /**
  * user: a loaded user with a user-level ACL replaces the key-level ACL for every service
  * (acl-precedence.ts). Without a requested version the latest one in the user's ACL is used. What it grants is
- * bounded by what the key's tenant holds (registry/tenant-holdings.ts): 154 past a service or
+ * bounded by what the key's tenant holds (registry/view/tenant-holdings.ts): 154 past a service or
  * version, 159 past an API.
  */
 export function createUserStage(): Stage {

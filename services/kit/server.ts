@@ -187,7 +187,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     const full = isFullReply(reply) ? reply : { status: 200, json: reply, headers: undefined };
     let headers = full.headers;
     if (opts.writesTo !== undefined && route.method !== 'GET' && full.status < 400) {
-      // The gateway holds this answer until it enforces what the write changed (registry/read-your-writes.ts).
+      // The gateway holds this answer until it enforces what the write changed (registry/view/read-your-writes.ts).
       headers = { ...headers, [REGISTRY_VERSION_HEADER]: String(await opts.writesTo.registryVersion()) };
     }
     send(res, full.status, full.json, headers);

@@ -5,7 +5,7 @@ import type { AdminUserConfig } from './schemas.js';
 
 /**
  * The write-time half of the tenant boundary (the gateway bounds every request by what the
- * tenant holds: registry/tenant-holdings.ts). What a tenant holds is what the platform gave it:
+ * tenant holds: registry/view/tenant-holdings.ts). What a tenant holds is what the platform gave it:
  * its applications' packages (or application ACLs) and the packages its groups already name. A
  * tenant admin's write that names anything else is refused here with a clear answer — that is
  * what lets the gateway trust stored groups.

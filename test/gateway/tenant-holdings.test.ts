@@ -9,7 +9,7 @@ import { extKey, settle, startTestGateway } from '../helpers/gateway.js';
 import { startEchoService } from '../helpers/servers.js';
 
 /**
- * The gateway's half of the tenant boundary (registry/tenant-holdings.ts): a user-level ACL that
+ * The gateway's half of the tenant boundary (registry/view/tenant-holdings.ts): a user-level ACL that
  * reaches past what the tenant holds — written before URAC checked it, imported, or put in the
  * store by hand — is bounded at every request (154 past a service or version, 159 past an API);
  * and the registry service refuses a caller of another tenant even when an ACL let it through.

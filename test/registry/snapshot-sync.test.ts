@@ -341,7 +341,7 @@ t.test('RegistrySync: one put, one rebuild; a burst of puts, one rebuild ending 
 });
 
 t.test('RegistrySync: an invalid geo CIDR is rejected by put; the snapshot is untouched', async (t) => {
-  // Schema validation compiles geo CIDRs (registry/schema.ts checkTenant), so such a tenant never reaches the store.
+  // Schema validation compiles geo CIDRs (registry/control/schema.ts checkTenant), so such a tenant never reaches the store.
   const store = await openStore(t, syncSeed());
   let swaps = 0;
   const sync = await new RegistrySync(store, { env: 'dev', onSwap: () => swaps++ }).start();
