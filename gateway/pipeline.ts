@@ -17,13 +17,15 @@ export interface PipelineDeps {
   keys: KeyCache;
   authenticator: Authenticator | null;
   inject: InjectOptions;
+  /** ms since the epoch (expiries); tests inject a clock. */
+  now?: () => number;
 }
 
 /** The decide stages in request order (architecture.md): a fixed array, built once. */
 export function createStages(deps: PipelineDeps): readonly Stage[] {
   return stagesOf('decide', [
     createUrlStage(),
-    createKeyStage(deps.keys),
+    createKeyStage(deps.keys, deps.now ? { now: deps.now } : {}),
     createRouteStage(),
     createSecurityStage(),
     createAclStage(),

@@ -34,6 +34,8 @@ export interface GatewayDeps {
   injectSecret: Buffer;
   /** Stages run for every request after its decision, kept or not (rate limits, audit, logs, metrics). */
   everyRequest?: readonly Stage[];
+  /** ms since the epoch, for expiries (ext keys, kept decisions); tests inject a clock. */
+  now?: () => number;
 }
 
 export interface Gateway {
@@ -64,11 +66,12 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     keys: deps.keys,
     authenticator: deps.authenticator ?? null,
     inject: { awareness: () => awareness, maxBytes: config.gateway.maxInjectHeaderBytes },
+    ...(deps.now ? { now: deps.now } : {}),
   });
   const everyRequest = stagesOf('every-request', deps.everyRequest ?? []);
   const respond = createResponder(config.cors);
   const clientIp = createClientIp(config.gateway.trustedProxies);
-  const decisions = new DecisionMemo(deps.keys, deps.authenticator ?? null);
+  const decisions = new DecisionMemo(deps.keys, deps.authenticator ?? null, deps.now);
 
   const finish = (ctx: RequestContext, status: number, err: unknown) => deps.onResponse?.(ctx, status, err);
   const hooks: ProxyHooks = {

@@ -77,20 +77,20 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
   }
 
   async function issue(user: User, tenant: SoajsContext['tenant']) {
-    const now = Date.now();
-    const claims: AccessTokenClaims = { tid: tenant.id, tcode: tenant.code, env: opts.env, ims: now };
+    const at = now();
+    const claims: AccessTokenClaims = { tid: tenant.id, tcode: tenant.code, env: opts.env, ims: at };
     const accessToken = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg: TOKEN_ALGORITHM, kid: key.kid, typ: 'JWT' })
       .setIssuer(TOKEN_ISSUER)
       .setSubject(user.id)
       .setJti(randomBytes(16).toString('hex'))
-      .setIssuedAt(Math.floor(now / 1000))
-      .setExpirationTime(Math.floor(now / 1000) + opts.accessTokenSeconds)
+      .setIssuedAt(Math.floor(at / 1000))
+      .setExpirationTime(Math.floor(at / 1000) + opts.accessTokenSeconds)
       .sign(key.privateKey);
     const refresh = randomBytes(32).toString('hex');
     await store.put(
       'refreshToken',
-      { id: sha256(refresh), userId: user.id, tenantId: tenant.id, iKey: tenant.key.iKey, expiresAt: now + opts.refreshTokenSeconds * 1000, createdAt: now },
+      { id: sha256(refresh), userId: user.id, tenantId: tenant.id, iKey: tenant.key.iKey, expiresAt: at + opts.refreshTokenSeconds * 1000, createdAt: at },
       { ifVersion: 0 },
     );
     return {
@@ -164,7 +164,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
       stored === null ||
       doc === undefined ||
       ('type' in doc && doc.type !== 'refresh') ||
-      doc.expiresAt <= Date.now() ||
+      doc.expiresAt <= now() ||
       doc.tenantId !== tenant.id
     ) {
       throw invalid();
@@ -194,10 +194,10 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
   }
 
   async function sweep(): Promise<void> {
-    const now = Date.now();
+    const at = now();
     for (const kind of ['refreshToken', 'revocation', 'legacyToken'] as const) {
       for (const v of await store.list(kind)) {
-        if (v.doc.expiresAt <= now) await store.delete(kind, v.doc.id, { ifVersion: v.version }).catch(() => undefined);
+        if (v.doc.expiresAt <= at) await store.delete(kind, v.doc.id, { ifVersion: v.version }).catch(() => undefined);
       }
     }
   }
@@ -267,8 +267,8 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
               throw new ServiceError(403, 403, "Only the user, or an owner of the user's tenant, may revoke these tokens");
             }
           }
-          const now = Date.now();
-          await store.put('revocation', { id: `user:${userId}`, before: now, expiresAt: now + opts.accessTokenSeconds * 1000 });
+          const at = now();
+          await store.put('revocation', { id: `user:${userId}`, before: at, expiresAt: at + opts.accessTokenSeconds * 1000 });
           let count = 0;
           for (const kind of ['refreshToken', 'legacyToken'] as const) {
             for (const v of await store.list(kind)) {

@@ -68,9 +68,12 @@ const ALICE = 'u00000000000000000000001';
 const users = [user(ALICE, 'alice', ['admin']), user('u00000000000000000000002', 'bob', [])];
 
 // The loopback is a trusted proxy: X-Forwarded-For sets the client address the geo rules see.
-const gw = await startTestGateway({ products, tenants: [tenant], services, groups, users, auth: true, config: { 'gateway.trustedProxies': ['127.0.0.1/32'] } });
+/** The gateway's and the oauth service's clock: a test moves it instead of sleeping. */
+const clock = { offset: 0 };
+const now = () => Date.now() + clock.offset;
+const gw = await startTestGateway({ products, tenants: [tenant], services, groups, users, auth: true, clock: now, config: { 'gateway.trustedProxies': ['127.0.0.1/32'] } });
 t.teardown(() => gw.close());
-const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
+const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login, now });
 t.teardown(() => oauth.close());
 const echo = await startEchoService();
 t.teardown(() => echo.close());
@@ -178,13 +181,13 @@ t.test('a key change applies at once on the same connection', async (t) => {
 });
 
 t.test('an ext key that expires is refused on the same connection', async (t) => {
-  const expiring = { ...tenant, applications: [{ ...tenant.applications[0]!, keys: [{ ...tenant.applications[0]!.keys[0]!, extKeys: [extKey(KEY, { expDate: Date.now() + 1500 }), extKey(KEY2)] }] }] };
+  const expiring = { ...tenant, applications: [{ ...tenant.applications[0]!, keys: [{ ...tenant.applications[0]!.keys[0]!, extKeys: [extKey(KEY, { expDate: now() + 1500 }), extKey(KEY2)] }] }] };
   await gw.store.put('tenant', expiring);
   await call('/svc/public');
   const before = await reused();
   t.equal((await call('/svc/public')).status, 200);
   t.equal((await reused()) - before, 1, 'reused while valid');
-  await new Promise((resolve) => setTimeout(resolve, 1700));
+  clock.offset += 1700;
   t.equal(code(await call('/svc/public')), 148, 'expired: refused although its decision was kept');
   await gw.store.put('tenant', tenant);
   t.equal((await call('/svc/public')).status, 200, 'restored');
@@ -239,7 +242,7 @@ t.test('a legacy SOAJS token is never answered from a kept decision', async (t) 
 });
 
 t.test('a token that expires is refused on the same connection', async (t) => {
-  const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 2, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
+  const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 2, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login, now });
   t.teardown(() => short.close());
   const r = await fetch(`http://127.0.0.1:${short.port}/token`, {
     method: 'POST',
@@ -254,7 +257,7 @@ t.test('a token that expires is refused on the same connection', async (t) => {
   const before = await reused();
   t.equal((await call('/svc/private', bearer(token))).status, 200);
   t.equal((await reused()) - before, 1, 'reused while fresh');
-  await new Promise((resolve) => setTimeout(resolve, 2600));
+  clock.offset += 2600;
   t.equal(code(await call('/svc/private', bearer(token))), 401, 'expired: refused although its decision was kept');
 });
 

@@ -103,8 +103,13 @@ const users: User[] = [
   user('u00000000000000000000002', 'bob', ['staff']),
 ];
 
+/** The gateway's and the oauth service's clock: a test moves it instead of sleeping. */
+const clock = { offset: 0 };
+const now = () => Date.now() + clock.offset;
+
 t.test('tokens and users at the gateway', async (t) => {
   const gw = await startTestGateway({
+    clock: now,
     products,
     tenants: [tenant(TID, 'T1', KEY, IKEY), tenant(OTHER, 'T2', OTHER_KEY, 'fedcba9876543210fedcba9876543210')],
     services,
@@ -113,7 +118,7 @@ t.test('tokens and users at the gateway', async (t) => {
     auth: true,
   });
   t.teardown(() => gw.close());
-  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
+  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 60, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login, now });
   t.teardown(() => oauth.close());
   const echo = await startEchoService();
   t.teardown(() => echo.close());
@@ -303,7 +308,7 @@ t.test('tokens and users at the gateway', async (t) => {
   });
 
   t.test('expired tokens', async (t) => {
-    const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 1, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
+    const short = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 1, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login, now });
     t.teardown(() => short.close());
     const r = await request(`http://127.0.0.1:${short.port}`, '/token', {
       method: 'POST',
@@ -322,7 +327,7 @@ t.test('tokens and users at the gateway', async (t) => {
     });
     const token = (r.body as TokenPair).access_token;
     t.equal((await get('/svc/private', token)).status, 200, 'fresh');
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    clock.offset += 1600;
     t.same((await get('/svc/private', token)).body, soajsError(401, 'The access token provided has expired.'), 'verified earlier, expired now');
     const jwks = await get('/oauth/jwks');
     t.equal(jwks.status, 200);

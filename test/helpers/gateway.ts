@@ -36,6 +36,8 @@ export interface TestGatewayOptions {
   groups?: Group[];
   /** Verify tokens with a TokenAuthenticator over a UserCache of this store. */
   auth?: boolean;
+  /** ms since the epoch for the gateway's expiries and token checks: a test moves time, never sleeps. */
+  clock?: () => number;
   /** Config overrides by dotted path, e.g. `{'timeouts.requestSeconds': 1}`. */
   config?: Record<string, unknown>;
   deps?: Partial<Omit<GatewayDeps, 'holder' | 'injectSecret' | 'keys'>>;
@@ -74,7 +76,8 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     holder: sync,
     keys,
     injectSecret: secret,
-    ...(users && legacyTokens ? { authenticator: new TokenAuthenticator({ users, legacyTokens }) } : {}),
+    ...(users && legacyTokens ? { authenticator: new TokenAuthenticator({ users, legacyTokens, ...(opts.clock ? { now: opts.clock } : {}) }) } : {}),
+    ...(opts.clock ? { now: opts.clock } : {}),
     ...opts.deps,
   });
   const { port, maintenancePort } = await gateway.listen();
