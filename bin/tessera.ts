@@ -2,7 +2,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { openStore } from '../registry/control/store/open.js';
+import { openStore, storeIsShared } from '../registry/control/store/open.js';
 import { AdminError, keysCommand, tenantsCommand } from './admin.js';
 import { runCluster } from './cluster.js';
 import { onShutdown } from './shutdown.js';
@@ -56,13 +56,13 @@ function options(args: string[], allowed: readonly string[]): Record<string, str
 async function start(args: string[]): Promise<void> {
   const opts = options(args, ['config', 'workers']);
   const config = loadConfig({ file: opts['config'] });
-  const redis = config.store.startsWith('redis://');
-  let workers = redis ? availableParallelism() : 1;
+  const shared = storeIsShared(config);
+  let workers = shared ? availableParallelism() : 1;
   if (opts['workers'] !== undefined) {
     workers = Number(opts['workers']);
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers takes a whole number from 1 to 256');
   }
-  if (workers > 1 && !redis) {
+  if (workers > 1 && !shared) {
     throw new UsageError('--workers above 1 needs a shared store (TESSERA_STORE=redis://…): the file store lives in one process');
   }
   if (workers > 1 || cluster.isWorker) return runCluster(config, workers, log);

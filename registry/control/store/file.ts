@@ -33,6 +33,9 @@ function emptyState(): PersistedState {
  */
 export class FileStore implements Store {
   readonly type = 'file' as const;
+  /** One process: state in memory, persisted to one file. */
+  static readonly shared = false;
+  readonly shared = FileStore.shared;
   #state: PersistedState = emptyState();
   #hosts: HostRegistration[] = [];
   readonly #counters = new Map<string, Counter>();

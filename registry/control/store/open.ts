@@ -6,10 +6,17 @@ import { FileStore } from './file.js';
 import { RedisStore } from './redis.js';
 import type { Store } from './types.js';
 
+const isFile = (store: string) => store.startsWith('file:');
+
+/** Whether the store `config.store` names is shared by many processes, without opening it. */
+export function storeIsShared(config: Readonly<Config>): boolean {
+  return isFile(config.store) ? FileStore.shared : RedisStore.shared;
+}
+
 /** The store named by `config.store`, seeded from `config.seed` when that directory exists. */
 export function openStore(config: Readonly<Config>, opts: { onError?: (err: unknown) => void } = {}): Store {
   const seedDir = resolve(config.seed);
   const seed = existsSync(seedDir) ? readSeed(seedDir) : [];
-  if (config.store.startsWith('file:')) return new FileStore(resolve(config.store.slice('file:'.length)), seed);
+  if (isFile(config.store)) return new FileStore(resolve(config.store.slice('file:'.length)), seed);
   return new RedisStore({ url: config.store, seed, ...(opts.onError ? { onError: opts.onError } : {}) });
 }

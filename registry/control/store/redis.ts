@@ -3,6 +3,7 @@ import { validateDocument } from '../schema.js';
 import type { SeedDoc } from '../seed.js';
 import { type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../../view/types.js';
 import { registryData, SNAPSHOT_DOCS } from '../../view/registry-data.js';
+import { RedisFeed } from './redis-feed.js';
 import {
   ConflictError,
   docId,
@@ -124,18 +125,12 @@ type WriteResult = [number, number, number | string, string?];
 export class RedisStore implements Store {
   readonly type = 'redis' as const;
   readonly prefix: string;
+  /** Many processes on many machines follow one Redis. */
+  static readonly shared = true;
+  readonly shared = RedisStore.shared;
   readonly #client: Redis;
-  readonly #subscriber: Redis;
-  readonly #listeners = new Set<(e: ChangeEvent) => void>();
+  readonly #feed: RedisFeed;
   readonly #opts: RedisStoreOptions;
-  #lastVersion = 0;
-  /** What the previous poll read: a later poll reading less means Redis lost data (replaced, restarted empty). */
-  #lastPolled = 0;
-  /** A version a poll saw ahead of the messages; resync only if the messages still lag at the next poll. */
-  #suspect: number | null = null;
-  #poll: NodeJS.Timeout | null = null;
-  #polling = false;
-  #closed = false;
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
@@ -154,8 +149,14 @@ export class RedisStore implements Store {
       maxRetriesPerRequest: 0,
       commandTimeout: opts.commandTimeoutMs ?? 2000,
     });
-    this.#subscriber = new Redis(url.toString(), { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null });
-    for (const conn of [this.#client, this.#subscriber]) conn.on('error', (err: unknown) => opts.onError?.(err));
+    this.#client.on('error', (err: unknown) => opts.onError?.(err));
+    this.#feed = new RedisFeed({
+      subscriber: new Redis(url.toString(), { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null }),
+      channel: this.#key('changes'),
+      readVersion: async () => Number((await this.#client.get(this.#key('version'))) ?? 0),
+      pollMs: opts.pollMs ?? 1000,
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
     this.#client.defineCommand('tesseraWrite', { numberOfKeys: 5, lua: WRITE });
     this.#client.defineCommand('tesseraByIndex', { numberOfKeys: 3, lua: BY_INDEX });
     this.#client.defineCommand('tesseraHost', { numberOfKeys: 3, lua: HOST });
@@ -166,23 +167,10 @@ export class RedisStore implements Store {
     return this.prefix + parts.join(':');
   }
 
-  get #channel(): string {
-    return this.#key('changes');
-  }
-
   async open(): Promise<void> {
-    await Promise.all([this.#client.connect(), this.#subscriber.connect()]);
-    await this.#subscriber.subscribe(this.#channel);
-    this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message));
-    // A re-subscribe after a reconnect may have missed changes: compare versions now (a resync only
-    // if something moved; dropping caches while the command connection is still down would turn
-    // served keys into 503s). If Redis is not answering yet, the next poll does it.
-    this.#subscriber.on('ready', () => void this.#afterReconnect());
-    this.#lastVersion = Number((await this.#client.get(this.#key('version'))) ?? 0);
-    this.#lastPolled = this.#lastVersion;
+    await this.#client.connect();
+    await this.#feed.open();
     await this.#applySeed();
-    this.#poll = setInterval(() => void this.#pollVersion(), this.#opts.pollMs ?? 1000);
-    this.#poll.unref();
   }
 
   /** Seed documents never applied to this Redis are written (once: a deleted one stays deleted). */
@@ -196,58 +184,6 @@ export class RedisStore implements Store {
         if (!(err instanceof ConflictError) && !(err instanceof DuplicateError)) throw err;
       }
       await this.#call(() => this.#client.sadd(this.#key('seeded'), tag));
-    }
-  }
-
-  #onMessage(message: string): void {
-    let e: ChangeEvent;
-    try {
-      e = JSON.parse(message) as ChangeEvent;
-    } catch {
-      return;
-    }
-    if (e.version > this.#lastVersion) this.#lastVersion = e.version;
-    this.#emit(e);
-  }
-
-  /**
-   * Just resubscribed: whatever moved while we were away was missed, so a different version means
-   * resync now. If Redis is not answering yet, the periodic poll does it.
-   */
-  async #afterReconnect(): Promise<void> {
-    try {
-      const v = Number((await this.#client.get(this.#key('version'))) ?? 0);
-      this.#lastPolled = v;
-      this.#suspect = null;
-      if (v !== this.#lastVersion) {
-        this.#lastVersion = v;
-        this.#emit({ version: v, kind: '*', id: '', op: 'put' });
-      }
-    } catch {
-      // the poll will notice
-    }
-  }
-
-  async #pollVersion(): Promise<void> {
-    if (this.#polling || this.#closed) return;
-    this.#polling = true;
-    try {
-      const v = Number((await this.#client.get(this.#key('version'))) ?? 0);
-      const replaced = v < this.#lastPolled;
-      // A version ahead of the messages may just be a message in flight: only a gap that is still
-      // there one poll later means a lost message.
-      const lost = this.#suspect !== null && this.#lastVersion < this.#suspect;
-      this.#lastPolled = v;
-      this.#suspect = v > this.#lastVersion ? v : null;
-      if (replaced || lost) {
-        this.#lastVersion = v;
-        this.#suspect = null;
-        this.#emit({ version: v, kind: '*', id: '', op: 'put' });
-      }
-    } catch {
-      // Redis is away: the subscriber's reconnect (or the next poll) resyncs.
-    } finally {
-      this.#polling = false;
     }
   }
 
@@ -358,7 +294,7 @@ export class RedisStore implements Store {
         this.#key('doc', kind),
         this.#key('ver', kind),
         this.#key('version'),
-        this.#channel,
+        this.#key('changes'),
         this.#key('own', kind),
         ...args,
       ),
@@ -388,7 +324,7 @@ export class RedisStore implements Store {
       (this.#client as unknown as { tesseraHost(...a: string[]): Promise<number> }).tesseraHost(
         this.#key('hosts'),
         this.#key('version'),
-        this.#channel,
+        this.#key('changes'),
         field,
         value,
         host.service,
@@ -405,26 +341,11 @@ export class RedisStore implements Store {
   }
 
   onChange(listener: (e: ChangeEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  #emit(e: ChangeEvent): void {
-    for (const l of this.#listeners) {
-      try {
-        l(e);
-      } catch {
-        // one listener's failure must not starve the others
-      }
-    }
+    return this.#feed.onChange(listener);
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#poll) clearInterval(this.#poll);
-    this.#listeners.clear();
-    this.#subscriber.disconnect();
+    this.#feed.close();
     this.#client.disconnect();
   }
 }
-

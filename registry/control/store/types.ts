@@ -72,6 +72,8 @@ export function docId<K extends DocKind>(kind: K, doc: DocByKind[K]): string {
  */
 export interface Store {
   readonly type: 'file' | 'redis';
+  /** Shared by many processes (and so many gateways): what `--workers` and the cluster need. */
+  readonly shared: boolean;
   open(): Promise<void>;
   load(): Promise<RegistryData>;
   /** The registry version now: at least that of every write acknowledged before the call. */
