@@ -2,10 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ValidationError } from '../../registry/control/schema.js';
 import type { SeedDoc } from '../../registry/control/seed.js';
 import { FileStore } from '../../registry/control/store/file.js';
-import { ConflictError, DuplicateError, type ChangeEvent } from '../../registry/control/store/types.js';
+import { ConflictError, type ChangeEvent } from '../../registry/control/store/types.js';
 import type { Product, Service, Tenant } from '../../registry/view/types.js';
 
 function product(): Product {
@@ -108,41 +107,6 @@ t.test('open() seeds an empty store and persists registry.json', async (t) => {
   t.same((await store.list('service')).map((v) => v.doc.name), ['example03']);
 });
 
-t.test('findTenantByKeyHash finds the tenant holding an ext key, as a copy, and follows writes', async (t) => {
-  const store = await opened(t, tempDir(t));
-  const found = await store.findTenantByKeyHash('a'.repeat(64));
-  t.equal(found?.version, 1);
-  t.same(found?.doc, tenant());
-  t.equal(await store.findTenantByKeyHash('b'.repeat(64)), null, 'unknown hash: null');
-  t.equal(await store.findTenantByKeyHash('A'.repeat(64)), null, 'hashes are compared exactly');
-  if (found) found.doc.name = 'mutated';
-  t.equal((await store.findTenantByKeyHash('a'.repeat(64)))?.doc.name, 'Client One', 'returns a copy');
-
-  const two = tenant();
-  two.applications[0]!.keys[0]!.extKeys.push({ keyHash: 'b'.repeat(64), env: 'prod' });
-  t.equal(await store.put('tenant', two), 2);
-  const second = await store.findTenantByKeyHash('b'.repeat(64));
-  t.equal(second?.doc.id, 't1', 'a key added by put is found at once');
-  t.equal(second?.version, 2);
-  t.equal((await store.findTenantByKeyHash('a'.repeat(64)))?.version, 2);
-
-  const other = { ...tenant('t2'), code: 'TNT2' };
-  other.applications[0]!.keys[0]!.extKeys = [{ keyHash: 'c'.repeat(64), env: 'dev' }];
-  await store.put('tenant', other);
-  t.equal((await store.findTenantByKeyHash('c'.repeat(64)))?.doc.id, 't2', 'each hash finds its own tenant');
-  t.equal((await store.findTenantByKeyHash('a'.repeat(64)))?.doc.id, 't1');
-  t.same((await store.list('tenant')).map((x) => x.doc.id).sort(), ['t1', 't2']);
-  const dup = await rejectionOf(store.put('tenant', { ...tenant('t3'), code: 'TNT3' }));
-  t.ok(dup instanceof DuplicateError, 'a hash held by another tenant is refused: one tenant per key');
-  t.equal((await store.findTenantByKeyHash('a'.repeat(64)))?.doc.id, 't1');
-
-  await store.put('tenant', tenant());
-  t.equal(await store.findTenantByKeyHash('b'.repeat(64)), null, 'a key removed by put is gone');
-  t.equal(await store.delete('tenant', 't1'), true);
-  t.equal(await store.findTenantByKeyHash('a'.repeat(64)), null, 'a deleted tenant holds no key');
-  t.same((await store.list('tenant')).map((x) => x.doc.id), ['t2']);
-});
-
 t.test('a second FileStore on the same directory sees the data', async (t) => {
   const dir = tempDir(t);
   const first = await opened(t, dir);
@@ -180,70 +144,6 @@ t.test('seed documents already applied are not re-added after delete + reopen', 
   t.ok(persisted(dir).seeded.includes('tenant:t1'), 'the deleted one stays recorded as seeded');
 });
 
-t.test('put with a mismatched ifVersion throws ConflictError and changes nothing', async (t) => {
-  const dir = tempDir(t);
-  const store = await opened(t, dir);
-  const events: ChangeEvent[] = [];
-  store.onChange((e) => events.push(e));
-  const before = readFileSync(join(dir, 'registry.json'));
-
-  const err = await rejectionOf(store.put('tenant', { ...tenant(), name: 'Stale' }, { ifVersion: 7 }));
-  t.ok(err instanceof ConflictError, 'ConflictError');
-  const c = err as ConflictError;
-  t.equal(c.kind, 'tenant');
-  t.equal(c.id, 't1');
-  t.equal(c.expected, 7);
-  t.equal(c.actual, 1);
-
-  const zero = await rejectionOf(store.put('tenant', tenant(), { ifVersion: 0 }));
-  t.ok(zero instanceof ConflictError, 'ifVersion 0: must not exist');
-
-  const missing = await rejectionOf(store.put('service', service('ghost'), { ifVersion: 1 }));
-  t.ok(missing instanceof ConflictError, 'ifVersion 1 on a missing document');
-  t.equal((missing as ConflictError).actual, 0);
-
-  t.ok(readFileSync(join(dir, 'registry.json')).equals(before), 'file bytes unchanged');
-  t.equal((await store.get('tenant', 't1'))?.doc.name, 'Client One');
-  t.equal((await store.load()).version, 3);
-  t.same(events, [], 'no change event');
-
-  t.equal(await store.put('tenant', { ...tenant(), name: 'Fresh' }, { ifVersion: 1 }), 2, 'the right ifVersion passes');
-  t.equal(await store.put('service', service('brand-new'), { ifVersion: 0 }), 1);
-});
-
-t.test('put validates: an invalid document is rejected and nothing is written', async (t) => {
-  const dir = tempDir(t);
-  const store = await opened(t, dir);
-  const events: ChangeEvent[] = [];
-  store.onChange((e) => events.push(e));
-  const before = readFileSync(join(dir, 'registry.json'));
-
-  const bad = tenant();
-  bad.applications[0]!.keys[0]!.key = 'short';
-  const err = await rejectionOf(store.put('tenant', bad));
-  t.ok(err instanceof ValidationError);
-  t.equal((err as ValidationError).field, 'applications[0].keys[0].key');
-
-  const badSvc = await rejectionOf(store.put('service', { ...service(), port: 0 }));
-  t.ok(badSvc instanceof ValidationError);
-
-  t.ok(readFileSync(join(dir, 'registry.json')).equals(before), 'file bytes unchanged');
-  t.equal((await store.load()).version, 3);
-  t.equal((await store.get('tenant', 't1'))?.doc.applications[0]?.keys[0]?.key, '0123456789abcdef0123456789abcdef');
-  t.same(events, []);
-});
-
-t.test('put stores a copy: later edits to the caller object do not leak in', async (t) => {
-  const store = await opened(t, tempDir(t));
-  const doc = service('copyme', 4300);
-  await store.put('service', doc);
-  doc.port = 1;
-  t.equal((await store.get('service', 'copyme'))?.doc.port, 4300);
-  const got = await store.get('service', 'copyme');
-  if (got) (got.doc as Service).port = 2;
-  t.equal((await store.get('service', 'copyme'))?.doc.port, 4300, 'get returns a copy');
-});
-
 t.test('delete removes, persists, and honours ifVersion', async (t) => {
   const dir = tempDir(t);
   const store = await opened(t, dir);
@@ -260,49 +160,6 @@ t.test('delete removes, persists, and honours ifVersion', async (t) => {
   t.equal(persisted(dir).version, 4);
   t.equal(await store.delete('service', 'example03'), false, 'nothing left to delete');
   t.same(events, [{ version: 4, kind: 'service', id: 'example03', op: 'delete' }], 'one event, none for the no-op');
-});
-
-t.test('change events carry increasing versions', async (t) => {
-  const store = await opened(t, tempDir(t));
-  const events: ChangeEvent[] = [];
-  const off = store.onChange((e) => events.push(e));
-  await store.put('service', service('a', 4101));
-  await store.put('service', service('a', 4102));
-  await store.put('tenant', { ...tenant(), name: 'x' });
-  await store.delete('service', 'a');
-  t.same(
-    events.map((e) => [e.version, e.kind, e.id, e.op]),
-    [
-      [4, 'service', 'a', 'put'],
-      [5, 'service', 'a', 'put'],
-      [6, 'tenant', 't1', 'put'],
-      [7, 'service', 'a', 'delete'],
-    ],
-  );
-  t.equal((await store.load()).version, 7, 'last event version = registry version');
-  off();
-  await store.put('service', service('b', 4103));
-  t.equal(events.length, 4, 'no events after unsubscribing');
-});
-
-t.test('registerHost emits a host event and appears in load().hosts', async (t) => {
-  const store = await opened(t, tempDir(t));
-  const events: ChangeEvent[] = [];
-  store.onChange((e) => events.push(e));
-  const reg = { service: 'example03', version: '1', host: '127.0.0.1', port: 4023 };
-  await store.registerHost(reg);
-  t.same(events, [{ version: 4, kind: 'host', id: 'example03', op: 'put' }]);
-  t.same((await store.load()).hosts, [reg]);
-  t.equal((await store.load()).version, 4);
-
-  await store.registerHost({ ...reg });
-  t.equal((await store.load()).hosts.length, 1, 're-registering the same host does not duplicate it');
-  await store.registerHost({ ...reg, port: 4024, maintenancePort: 5024 });
-  t.equal((await store.load()).hosts.length, 2);
-
-  await store.unregisterHost(reg);
-  t.same((await store.load()).hosts, [{ ...reg, port: 4024, maintenancePort: 5024 }]);
-  t.same(events.at(-1), { version: 7, kind: 'host', id: 'example03', op: 'delete' });
 });
 
 t.test('a corrupted registry.json makes open() reject naming the file', async (t) => {

@@ -1,16 +1,14 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { ValidationError } from '../../registry/control/schema.js';
 import type { SeedDoc } from '../../registry/control/seed.js';
 import { RedisStore, type RedisStoreOptions } from '../../registry/control/store/redis.js';
-import { ConflictError, DuplicateError, StoreUnavailableError, type ChangeEvent } from '../../registry/control/store/types.js';
-import type { Group, HostRegistration, Product, Revocation, Service, SigningKey, Tenant, User } from '../../registry/view/types.js';
+import { ConflictError, StoreUnavailableError, type ChangeEvent } from '../../registry/control/store/types.js';
+import type { Product, Service, Tenant } from '../../registry/view/types.js';
 import { startRedis, uniquePrefix } from '../helpers/redis.js';
 
 /*
- * The Store contract (as test/registry/file-store.test.ts holds FileStore to it) against a real,
- * private redis-server. Every test uses its own key prefix; time bounds only stop a broken store
+ * What only the Redis store does (the shared contract is test/registry/store-contract.ts), against
+ * a real, private redis-server. Every test uses its own key prefix; time bounds only stop a broken store
  * from hanging the run, they measure nothing.
  */
 
@@ -54,20 +52,6 @@ function tenant(id = 't1', hashes: string[] = ['a'.repeat(64)]): Tenant {
 
 function service(name = 'example03', port = 4023): Service {
   return { name, port, versions: { '1': { extKeyRequired: true } } };
-}
-
-function user(id: string, username: string): User {
-  return {
-    id,
-    username,
-    passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==',
-    firstName: 'First',
-    lastName: 'Last',
-    email: `${id}@example.com`,
-    status: 'active',
-    groups: [],
-    tenant: { id: 't1', code: 'TNT1' },
-  };
 }
 
 function seed(): SeedDoc[] {
@@ -216,266 +200,14 @@ t.test('open() seeds an empty prefix once; a deleted seed document stays deleted
   t.equal((await noSeed.get('service', 'newcomer'))?.doc.port, 4200, 'a store without seed reads the same data');
 });
 
-t.test('put/get/list/delete keep per-document versions', async (t) => {
+t.test('a deleted document leaves nothing in Redis: neither the document nor its version', async (t) => {
   const prefix = uniquePrefix();
   const raw = rawClient(t);
   const store = await opened(t, prefix, { seed: [] });
-
-  t.equal(await store.put('service', service('a', 4101)), 1);
-  t.equal(await store.put('service', service('a', 4102)), 2);
-  t.equal(await store.put('service', service('b', 4103)), 1, 'versions are per document');
-  const a = await store.get('service', 'a');
-  t.same(a, { doc: service('a', 4102), version: 2 });
-  t.same(
-    (await store.list('service')).map((v) => [v.doc.name, v.doc.port, v.version]).sort(),
-    [
-      ['a', 4102, 2],
-      ['b', 4103, 1],
-    ],
-  );
-  t.same(await store.list('tenant'), [], 'an empty kind lists nothing');
-
-  const doc = service('copy', 4300);
-  await store.put('service', doc);
-  doc.port = 1;
-  t.equal((await store.get('service', 'copy'))?.doc.port, 4300, 'later edits to the caller object do not leak in');
-
+  await store.put('service', service('a', 4101));
   t.equal(await store.delete('service', 'a'), true);
-  t.equal(await store.get('service', 'a'), null);
   t.equal(await raw.hexists(`${prefix}doc:service`, 'a'), 0, 'document gone from Redis');
   t.equal(await raw.hexists(`${prefix}ver:service`, 'a'), 0, 'its version gone from Redis');
-  t.equal(await store.delete('service', 'a'), false, 'nothing left to delete');
-  t.equal((await store.load()).version, 5, '4 puts + 1 delete; the no-op delete is not a change');
-  t.equal(await store.put('service', service('a', 4104)), 1, 'a re-created document starts again at 1');
-});
-
-t.test('a mismatched ifVersion throws ConflictError and changes nothing', async (t) => {
-  const prefix = uniquePrefix();
-  const raw = rawClient(t);
-  const store = await opened(t, prefix);
-  const f = feed(store);
-  const before = await raw.hgetall(`${prefix}doc:tenant`);
-
-  const err = await rejectionOf(store.put('tenant', { ...tenant(), name: 'Stale' }, { ifVersion: 7 }));
-  t.ok(err instanceof ConflictError, 'ConflictError');
-  const c = err as ConflictError;
-  t.equal(c.kind, 'tenant');
-  t.equal(c.id, 't1');
-  t.equal(c.expected, 7);
-  t.equal(c.actual, 1);
-
-  const zero = await rejectionOf(store.put('tenant', tenant(), { ifVersion: 0 }));
-  t.ok(zero instanceof ConflictError, 'ifVersion 0: must not exist');
-  t.equal((zero as ConflictError).actual, 1);
-
-  const missing = await rejectionOf(store.put('service', service('ghost'), { ifVersion: 1 }));
-  t.ok(missing instanceof ConflictError, 'ifVersion 1 on a missing document');
-  t.equal((missing as ConflictError).actual, 0);
-
-  const del = await rejectionOf(store.delete('service', 'example03', { ifVersion: 5 }));
-  t.ok(del instanceof ConflictError, 'delete honours ifVersion');
-  t.not(await store.get('service', 'example03'), null, 'still there after the conflict');
-
-  t.same(await raw.hgetall(`${prefix}doc:tenant`), before, 'stored tenants unchanged');
-  t.equal(await store.get('service', 'ghost'), null);
-  t.equal((await store.get('tenant', 't1'))?.doc.name, 'Client One');
-  t.equal((await store.load()).version, 3);
-
-  t.equal(await store.put('tenant', { ...tenant(), name: 'Fresh' }, { ifVersion: 1 }), 2, 'the right ifVersion passes');
-  t.equal(await store.put('service', service('brand-new'), { ifVersion: 0 }), 1, 'ifVersion 0 creates');
-  const again = await rejectionOf(store.put('service', service('brand-new', 4999), { ifVersion: 0 }));
-  t.ok(again instanceof ConflictError, 'ifVersion 0 creates only');
-  t.equal((await store.get('service', 'brand-new'))?.doc.port, 4023);
-  t.equal(await store.delete('service', 'example03', { ifVersion: 1 }), true);
-
-  await f.until((e) => e.kind === 'service' && e.op === 'delete', 'delete');
-  t.same(
-    changes(f.events),
-    [
-      [4, 'tenant', 't1', 'put'],
-      [5, 'service', 'brand-new', 'put'],
-      [6, 'service', 'example03', 'delete'],
-    ],
-    'the failed writes announced nothing',
-  );
-});
-
-t.test('put validates: an invalid document is rejected and nothing is written', async (t) => {
-  const prefix = uniquePrefix();
-  const store = await opened(t, prefix);
-  const f = feed(store);
-
-  const bad = tenant();
-  bad.applications[0]!.keys[0]!.key = 'short';
-  const err = await rejectionOf(store.put('tenant', bad));
-  t.ok(err instanceof ValidationError, 'ValidationError');
-  t.equal((err as ValidationError).field, 'applications[0].keys[0].key');
-
-  const badSvc = await rejectionOf(store.put('service', { ...service('other'), port: 0 }));
-  t.ok(badSvc instanceof ValidationError);
-  t.equal(await store.get('service', 'other'), null);
-
-  const badUser = await rejectionOf(store.put('user', user('u1', 'x')));
-  t.ok(badUser instanceof ValidationError, 'a too-short username is invalid');
-  t.equal(await store.findUserByUsername('x'), null, 'and not indexed');
-
-  t.equal((await store.load()).version, 3);
-  t.equal((await store.get('tenant', 't1'))?.doc.applications[0]?.keys[0]?.key, '0123456789abcdef0123456789abcdef');
-
-  await store.put('service', service('marker', 4400));
-  await f.until((e) => e.id === 'marker', 'marker');
-  t.same(changes(f.events), [[4, 'service', 'marker', 'put']], 'no event for the rejected writes');
-});
-
-t.test('usernames are unique (case-insensitive) and findUserByUsername follows renames and deletes', async (t) => {
-  const prefix = uniquePrefix();
-  const raw = rawClient(t);
-  const store = await opened(t, prefix);
-
-  t.equal(await store.put('user', user('u1', 'Alice')), 1);
-  const found = await store.findUserByUsername('alice');
-  t.equal(found?.doc.id, 'u1', 'found case-insensitively');
-  t.equal(found?.version, 1);
-  t.equal((await store.findUserByUsername('ALICE'))?.doc.username, 'Alice', 'stored as written');
-  t.equal(await store.findUserByUsername('bob'), null);
-
-  const versionBefore = (await store.load()).version;
-  const dup = await rejectionOf(store.put('user', user('u2', 'aLiCe')));
-  t.ok(dup instanceof DuplicateError, 'a username taken by another user: DuplicateError');
-  t.equal((dup as DuplicateError).field, 'username');
-  t.equal(await store.get('user', 'u2'), null, 'the duplicate is not written');
-  t.same((await store.get('user', 'u1'))?.doc, user('u1', 'Alice'), 'the original is untouched');
-  t.equal((await store.findUserByUsername('alice'))?.doc.id, 'u1', 'the index still names the original');
-  t.equal((await store.load()).version, versionBefore, 'no version spent');
-
-  t.equal(await store.put('user', { ...user('u1', 'Alice'), firstName: 'Al' }), 2, 'the holder may rewrite itself');
-  t.equal(await store.put('user', user('u1', 'ALICE')), 3, 'and change the case of its own name');
-  t.equal((await store.findUserByUsername('alice'))?.version, 3);
-
-  t.equal(await store.put('user', user('u1', 'Bob')), 4, 'rename');
-  t.equal(await store.findUserByUsername('alice'), null, 'the old name is free');
-  t.equal((await store.findUserByUsername('bob'))?.doc.id, 'u1');
-  t.equal(await store.put('user', user('u2', 'alice')), 1, 'and can be taken by another user');
-  t.equal((await store.findUserByUsername('Alice'))?.doc.id, 'u2');
-
-  t.equal(await store.delete('user', 'u1'), true);
-  t.equal(await store.findUserByUsername('bob'), null, 'a deleted user is not found');
-  t.same(await raw.hgetall(`${prefix}idx:username`), { alice: 'u2' }, 'index holds exactly the live usernames');
-
-  const race = await Promise.allSettled([store.put('user', user('u3', 'carol')), store.put('user', user('u4', 'Carol'))]);
-  t.equal(race.filter((r) => r.status === 'fulfilled').length, 1, 'concurrent claims of one username: one wins');
-  const lost = race.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  t.ok(lost?.reason instanceof DuplicateError, 'the other gets DuplicateError');
-  const carol = await store.findUserByUsername('carol');
-  t.ok(carol !== null && ['u3', 'u4'].includes(carol.doc.id));
-  t.equal((await store.list('user')).length, 2, 'alice and one carol');
-});
-
-t.test('ext key hashes are unique across tenants and findTenantByKeyHash follows writes', async (t) => {
-  const prefix = uniquePrefix();
-  const raw = rawClient(t);
-  const store = await opened(t, prefix);
-  const A = 'a'.repeat(64);
-  const B = 'b'.repeat(64);
-  const C = 'c'.repeat(64);
-
-  const found = await store.findTenantByKeyHash(A);
-  t.equal(found?.version, 1);
-  t.same(found?.doc, tenant());
-  t.equal(await store.findTenantByKeyHash(B), null, 'unknown hash: null');
-  t.equal(await store.findTenantByKeyHash('A'.repeat(64)), null, 'hashes are compared exactly');
-
-  t.equal(await store.put('tenant', tenant('t1', [A, B])), 2);
-  t.equal((await store.findTenantByKeyHash(B))?.doc.id, 't1', 'a key added by put is found at once');
-  t.equal((await store.findTenantByKeyHash(A))?.version, 2);
-
-  t.equal(await store.put('tenant', { ...tenant('t2', [C]), code: 'TNT2' }), 1);
-  t.equal((await store.findTenantByKeyHash(C))?.doc.id, 't2', 'each hash finds its own tenant');
-
-  const versionBefore = (await store.load()).version;
-  const dup = await rejectionOf(store.put('tenant', { ...tenant('t3', [A]), code: 'TNT3' }));
-  t.ok(dup instanceof DuplicateError, 'a hash held by another tenant: DuplicateError');
-  t.equal(await store.get('tenant', 't3'), null, 'not written');
-  const steal = await rejectionOf(store.put('tenant', { ...tenant('t2', [C, B]), code: 'TNT2' }));
-  t.ok(steal instanceof DuplicateError, 'an existing tenant cannot take a key either');
-  t.same((await store.get('tenant', 't2'))?.doc.applications[0]?.keys[0]?.extKeys.map((x) => x.keyHash), [C], 't2 untouched');
-  t.equal((await store.findTenantByKeyHash(A))?.doc.id, 't1', 'index unchanged');
-  t.equal((await store.findTenantByKeyHash(B))?.doc.id, 't1');
-  t.equal((await store.load()).version, versionBefore, 'no version spent');
-
-  t.equal(await store.put('tenant', tenant('t1', [A])), 3, 'remove key B from t1');
-  t.equal(await store.findTenantByKeyHash(B), null, 'a key removed by put is gone');
-  t.equal(await raw.hexists(`${prefix}idx:extkey`, B), 0, 'and its index entry with it');
-  t.equal(await store.put('tenant', { ...tenant('t2', [C, B]), code: 'TNT2' }), 2, 'the freed key can move to another tenant');
-  t.equal((await store.findTenantByKeyHash(B))?.doc.id, 't2');
-
-  t.equal(await store.delete('tenant', 't1'), true);
-  t.equal(await store.findTenantByKeyHash(A), null, 'a deleted tenant holds no key');
-  t.same(await raw.hgetall(`${prefix}idx:extkey`), { [B]: 't2', [C]: 't2' }, 'index holds exactly the live keys');
-  t.same((await store.list('tenant')).map((x) => x.doc.id), ['t2']);
-});
-
-t.test('load() returns the snapshot kinds, the hosts and the registry version', async (t) => {
-  const prefix = uniquePrefix();
-  const store = await opened(t, prefix);
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const sk: SigningKey = {
-    kid: 'k1',
-    alg: 'ES256',
-    publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
-    privateJwk: privateKey.export({ format: 'jwk' }) as Record<string, unknown>,
-    createdAt: 1_700_000_000_000,
-  };
-  const group: Group = { id: 't1:admins', code: 'admins', name: 'Admins', tenant: { id: 't1', code: 'TNT1' } };
-  const revocation: Revocation = { id: 'jti:abc', expiresAt: 1_900_000_000_000 };
-  const host: HostRegistration = { service: 'example03', version: '1', host: '127.0.0.1', port: 4023 };
-
-  await store.put('signingKey', sk);
-  await store.put('group', group);
-  await store.put('revocation', revocation);
-  await store.put('user', user('u1', 'alice'));
-  await store.registerHost(host);
-
-  const data = await store.load();
-  t.equal(data.version, 8, '3 seeds + 4 puts + 1 host');
-  t.same(data.products, [product()]);
-  t.same(data.services, [service()]);
-  t.same(data.groups, [group]);
-  t.same(data.signingKeys, [sk]);
-  t.same(data.revocations, [revocation]);
-  t.same(data.hosts, [host]);
-  t.notOk('users' in data || 'tenants' in data, 'users and tenants are cached, not snapshotted');
-});
-
-t.test('registerHost/unregisterHost: host events, load().hosts, no duplicates', async (t) => {
-  const prefix = uniquePrefix();
-  const store = await opened(t, prefix);
-  const f = feed(store);
-  const reg: HostRegistration = { service: 'example03', version: '1', host: '127.0.0.1', port: 4023 };
-
-  await store.registerHost(reg);
-  t.same((await store.load()).hosts, [reg]);
-  t.equal((await store.load()).version, 4);
-  await store.registerHost({ ...reg });
-  t.equal((await store.load()).hosts.length, 1, 're-registering the same host does not duplicate it');
-  const second = { ...reg, port: 4024, maintenancePort: 5024 };
-  await store.registerHost(second);
-  const byPort = (a: HostRegistration, b: HostRegistration) => a.port - b.port;
-  t.same([...(await store.load()).hosts].sort(byPort), [reg, second]);
-
-  await store.unregisterHost(reg);
-  t.same((await store.load()).hosts, [second]);
-  await store.unregisterHost(second);
-  t.same((await store.load()).hosts, []);
-
-  await f.until((e) => e.version === 8, 'last unregister');
-  t.same(changes(f.events), [
-    [4, 'host', 'example03', 'put'],
-    [5, 'host', 'example03', 'put'],
-    [6, 'host', 'example03', 'put'],
-    [7, 'host', 'example03', 'delete'],
-    [8, 'host', 'example03', 'delete'],
-  ]);
 });
 
 t.test('two stores on one Redis: a write through one is a change event in the other', async (t) => {
