@@ -1,10 +1,11 @@
-import { ok, ServiceError } from '../kit/envelope.js';
+import { ok } from '../kit/envelope.js';
+import { errors } from '../kit/errors.js';
 import { baseOptions, startService, type RunningService, type ServiceBase, type ServiceRequest } from '../kit/server.js';
 
 /** IMFV's message for a missing input (SOAJS code 172). */
 function required(req: ServiceRequest, name: string): string {
   const v = req.query.get(name);
-  if (v === null || v === '') throw new ServiceError(172, 400, `Missing required field: ${name}`);
+  if (v === null || v === '') throw errors.missingField(name);
   return v;
 }
 

@@ -1,4 +1,4 @@
-import { ServiceError } from './envelope.js';
+import { errors } from './errors.js';
 
 /** Deeper than any document the services take (an ACL is ~8 levels); far below what recursion survives. */
 export const MAX_JSON_DEPTH = 64;
@@ -28,13 +28,13 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
 
 /** Parses a request body that must be a JSON object, with a clear 400 for every way it is not. */
 export function parseJsonObject(text: string, what = 'Request body'): Record<string, unknown> {
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new ServiceError(400, 400, `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw errors.badRequest(`${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new ServiceError(400, 400, `${what} is not valid JSON`);
+    throw errors.badRequest(`${what} is not valid JSON`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ServiceError(400, 400, `${what} must be a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw errors.badRequest(`${what} must be a JSON object`);
   return parsed as Record<string, unknown>;
 }

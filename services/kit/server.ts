@@ -6,6 +6,7 @@ import { REGISTRY_VERSION_HEADER } from '../../registry/view/read-your-writes.js
 import { StoreUnavailableError, type Store } from '../../registry/control/store/types.js';
 import { checkInjectSignature, SIGNATURE_HEADER } from '../../registry/view/inject-signature.js';
 import { fail, ServiceError } from './envelope.js';
+import { errors } from './errors.js';
 import { parseInject, type SoajsContext } from './inject.js';
 import { parseJsonObject } from './json.js';
 
@@ -101,6 +102,10 @@ function send(res: ServerResponse, status: number, json: unknown, headers: Recor
   res.end(body);
 }
 
+function sendError(res: ServerResponse, err: ServiceError): void {
+  send(res, err.status, fail(err.code, err.message));
+}
+
 function isFullReply(v: unknown): v is { status: number; headers?: Record<string, string>; json: unknown } {
   return typeof v === 'object' && v !== null && 'status' in v && 'json' in v && typeof (v as { status: unknown }).status === 'number';
 }
@@ -110,7 +115,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Record<str
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new ServiceError(413, 413, `Request body larger than ${limit} bytes`);
+    if (size > limit) throw errors.tooLarge(limit);
     chunks.push(chunk);
   }
   if (size === 0) return {};
@@ -121,7 +126,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Record<str
   if (type === 'application/json' || type === '' || (type.startsWith('application/') && type.endsWith('+json'))) {
     return parseJsonObject(text);
   }
-  throw new ServiceError(415, 415, `Unsupported content-type ${type}`);
+  throw errors.unsupportedType(type);
 }
 
 /**
@@ -146,14 +151,14 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       const value = Array.isArray(header) ? header.join(',') : header;
       const fault = checkInjectSignature(opts.injectSecret, value, req.headers[SIGNATURE_HEADER] as string | undefined, Math.floor(now() / 1000));
       if (fault !== null) {
-        send(res, 403, fail(142, `soajsinjectobj is refused: the gateway's signature is ${fault}. Call this service through the gateway`));
+        sendError(res, errors.badSignature(fault));
         req.resume();
         return;
       }
       soajs = parseInject(value);
     }
     if (opts.extKeyRequired && soajs === null) {
-      send(res, 500, fail(142, 'extKeyRequired is ON for this service, Make sure your request is going through soajs.controller and a key is in the header'));
+      sendError(res, errors.notThroughGateway());
       return;
     }
     let route: CompiledRoute | undefined;
@@ -173,13 +178,13 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         try {
           params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')]));
         } catch {
-          throw new ServiceError(400, 400, 'Malformed request path');
+          throw errors.badRequest('Malformed request path');
         }
         break;
       }
     }
     if (route === undefined) {
-      send(res, 400, fail(151, 'You are trying to reach an unknown rest service!'));
+      sendError(res, errors.unknownApi());
       return;
     }
     const body = route.body ? await readBody(req, limit) : {};
@@ -200,17 +205,17 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         return;
       }
       if (err instanceof ServiceError) {
-        send(res, err.status, fail(err.code, err.message));
+        sendError(res, err);
         return;
       }
       if (err instanceof StoreUnavailableError) {
         // Every write is one atomic store call: a failed one changed nothing, and saying so lets
         // the client retry safely.
-        send(res, 503, fail(181, 'The registry store is unavailable; nothing was changed. Try again shortly.'));
+        sendError(res, errors.storeUnavailable());
         return;
       }
       opts.onError?.(err);
-      send(res, 500, fail(500, 'Internal service error'));
+      sendError(res, errors.internal());
     });
   });
   const maintenance = createServer((req, res) => {

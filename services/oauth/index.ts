@@ -6,7 +6,8 @@ import { TOKEN_ALGORITHM, TOKEN_ISSUER, type AccessTokenClaims } from '../../reg
 import type { User } from '../../registry/view/types.js';
 import { groupsIn } from '../../registry/view/user-acl.js';
 import { auditId } from '../kit/audit-id.js';
-import { fail, ok, ServiceError } from '../kit/envelope.js';
+import { fail, ok } from '../kit/envelope.js';
+import { errors } from '../kit/errors.js';
 import type { SoajsContext } from '../kit/inject.js';
 import { baseOptions, startService, type RunningService, type ServiceBase, type ServiceRequest } from '../kit/server.js';
 import { LoginThrottle, type ThrottleSettings } from './login-throttle.js';
@@ -24,7 +25,6 @@ export interface OauthOptions extends ServiceBase {
   throttle: ThrottleSettings;
 }
 
-const CREDENTIALS = 'Unable to log in. Credential error or mismatch';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 /** SOAJS's opaque tokens (40 hex), imported as legacy tokens and honoured until they expire. */
@@ -60,7 +60,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
   async function tenantSecret(tenantId: string): Promise<string> {
     const t = await store.get('tenant', tenantId);
     const secret = t?.doc.oauth?.secret;
-    if (!secret) throw new ServiceError(406, 406, 'Missing Tenant secret');
+    if (!secret) throw errors.missingSecret();
     return secret;
   }
 
@@ -73,7 +73,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     const colon = decoded.indexOf(':');
     const ok =
       colon > 0 && decoded.slice(0, colon) === tenantId && safeEqual(decoded.slice(colon + 1), await tenantSecret(tenantId));
-    if (!ok) throw new ServiceError(401, 401, 'Invalid client: the Authorization header does not match the key\'s tenant');
+    if (!ok) throw errors.invalidClient();
   }
 
   async function issue(user: User, tenant: SoajsContext['tenant']) {
@@ -105,18 +105,14 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     const username = str(req.body, 'username');
     const password = str(req.body, 'password');
     if (username === null || password === null) {
-      throw new ServiceError(400, 400, 'Missing parameters. "username" and "password" are required');
+      throw errors.badRequest('Missing parameters. "username" and "password" are required');
     }
     // The client's address as the gateway saw it (signed context), else the socket's.
     const ip = req.soajs?.geo.ip || req.raw.socket.remoteAddress || 'unknown';
     const refusal = await throttle.check(username, ip);
     if (refusal !== null) {
-      const what = refusal.by === 'ip' ? 'from this address' : 'for this username';
-      return {
-        status: 429,
-        headers: { 'retry-after': String(refusal.retryAfter), 'cache-control': 'no-store' },
-        json: fail(429, `Too many failed logins ${what}; try again in ${refusal.retryAfter} s`),
-      };
+      const err = errors.loginThrottled(refusal.by === 'ip' ? 'from this address' : 'for this username', refusal.retryAfter);
+      return { status: err.status, headers: { 'retry-after': String(refusal.retryAfter), 'cache-control': 'no-store' }, json: fail(err.code, err.message) };
     }
     const found = await store.findUserByUsername(username);
     // Always pay for one scrypt: the answer's timing must not say whether the user exists.
@@ -125,7 +121,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     if (!valid || user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) {
       const counted = await throttle.failed(username, ip);
       if (counted.throttled) await auditThrottled(tenant, username, ip, counted.user.count, counted.ip.count);
-      throw new ServiceError(401, 401, CREDENTIALS);
+      throw errors.badCredentials();
     }
     await throttle.succeeded(username);
     if (needsRehash(user.passwordHash)) {
@@ -154,10 +150,10 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
   async function refreshGrant(req: ServiceRequest) {
     const tenant = tenantOf(req);
     const token = str(req.body, 'refresh_token');
-    if (token === null) throw new ServiceError(400, 400, 'Missing parameters. "refresh_token" is required');
+    if (token === null) throw errors.badRequest('Missing parameters. "refresh_token" is required');
     // A refresh token issued by SOAJS before the move is honoured the same way, then replaced by a Tessera pair.
     const kind = SOAJS_TOKEN.test(token) ? 'legacyToken' : 'refreshToken';
-    const invalid = () => new ServiceError(400, 400, 'Invalid refresh token');
+    const invalid = errors.invalidRefreshToken;
     const stored = await store.get(kind, sha256(token));
     const doc = stored?.doc;
     if (
@@ -228,7 +224,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
           const grant = str(req.body, 'grant_type') ?? 'password';
           if (grant === 'password') return passwordGrant(req);
           if (grant === 'refresh_token') return refreshGrant(req);
-          throw new ServiceError(400, 400, `Unsupported grant type "${grant}": use password or refresh_token`);
+          throw errors.unsupportedGrant(grant);
         },
       },
       {
@@ -257,14 +253,14 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
         async handler(req) {
           const caller = req.soajs?.urac;
           const userId = req.params['userId'] ?? '';
-          if (!caller) throw new ServiceError(401, 401, 'You need to be logged in.');
-          if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new ServiceError(400, 400, 'Invalid user id');
+          if (!caller) throw errors.notLoggedIn();
+          if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw errors.badRequest('Invalid user id');
           if (caller._id !== userId) {
             // An owner acts for the tenant of the key it called with, and only on that tenant's members.
             const target = (await store.get('user', userId))?.doc;
             const tenantId = tenantOf(req).id;
             if (!caller.groups.includes('owner') || target === undefined || groupsIn(target, tenantId) === null) {
-              throw new ServiceError(403, 403, "Only the user, or an owner of the user's tenant, may revoke these tokens");
+              throw errors.revokeForbidden();
             }
           }
           const at = now();

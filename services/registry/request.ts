@@ -1,5 +1,4 @@
 import type { AuditEntry } from '../../registry/view/types.js';
-import { ServiceError } from '../kit/envelope.js';
 import { parseJsonObject } from '../kit/json.js';
 import type { Reply, Route, ServiceRequest } from '../kit/server.js';
 import { errors } from './errors.js';
@@ -78,13 +77,13 @@ async function readMergePatch(req: ServiceRequest): Promise<Record<string, unkno
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== '' && type !== 'application/json' && type !== 'application/merge-patch+json') {
     req.raw.resume();
-    throw new ServiceError(415, 415, `Unsupported content-type ${type}: PATCH takes a JSON merge patch (application/merge-patch+json)`);
+    throw errors.unsupportedType(type, ': PATCH takes a JSON merge patch (application/merge-patch+json)');
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req.raw as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > PATCH_LIMIT) throw new ServiceError(413, 413, `Request body larger than ${PATCH_LIMIT} bytes`);
+    if (size > PATCH_LIMIT) throw errors.tooLarge(PATCH_LIMIT);
     chunks.push(chunk);
   }
   return parseJsonObject(Buffer.concat(chunks).toString('utf8'), 'A merge patch');

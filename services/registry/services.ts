@@ -1,7 +1,8 @@
 import type { Store } from '../../registry/control/store/types.js';
 import type { HostRegistration, Service } from '../../registry/view/types.js';
 import { normalizeVersion } from '../../registry/view/version.js';
-import { ok, ServiceError } from '../kit/envelope.js';
+import { ok } from '../kit/envelope.js';
+import { errors } from '../kit/errors.js';
 import type { Route } from '../kit/server.js';
 import { audit } from './audit.js';
 import { compact, createDoc, deleteDoc, readDoc, updateDoc } from './documents.js';
@@ -25,7 +26,7 @@ const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$/;
 
 /** `{version, host, port, maintenancePort?, ttlSeconds?}` of a host registration, checked by hand (four fields). */
 function hostBody(body: Record<string, unknown>, service: Service): HostRegistration {
-  const bad = (field: string, why: string) => new ServiceError(400, 400, `body field "${field}" ${why}`);
+  const bad = (field: string, why: string) => errors.badRequest(`body field "${field}" ${why}`);
   const version = normalizeVersion(String(body['version'] ?? ''));
   if (version === null || !Object.keys(service.versions).some((v) => normalizeVersion(v) === version)) {
     throw bad('version', `must be one of the service's versions (${Object.keys(service.versions).join(', ')})`);

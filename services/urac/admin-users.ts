@@ -1,6 +1,6 @@
 import type { Store } from '../../registry/control/store/types.js';
 import type { User, UserConfig } from '../../registry/view/types.js';
-import { ok, ServiceError } from '../kit/envelope.js';
+import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
 import { belongsTo, callerOf, errors, tenantOf, userRecord } from './context.js';
 import { bodies, checkBody, patterns, queryField, queryInt, type AdminUserConfig } from './schemas.js';
@@ -139,7 +139,7 @@ export function adminUserRoutes(store: Store): Route[] {
         callerOf(req);
         const body = checkBody(bodies.invite, req.body);
         if ((body.id === undefined) === (body.username === undefined)) {
-          throw new ServiceError(400, 400, body.id === undefined ? 'body field "username" is required' : 'body fields "id" and "username" are exclusive');
+          throw errors.badRequest(body.id === undefined ? 'body field "username" is required' : 'body fields "id" and "username" are exclusive');
         }
         const tenant = tenantOf(req);
         let id = body.id;

@@ -1,20 +1,10 @@
 import type { Group, TenantRef, User } from '../../registry/view/types.js';
-import { ServiceError } from '../kit/envelope.js';
 import type { SoajsContext } from '../kit/inject.js';
 import type { ServiceRequest } from '../kit/server.js';
 
-/** URAC error codes (URAC:`config.js`) with their HTTP status. */
-export const errors = {
-  notLoggedIn: () => new ServiceError(401, 401, 'You need to be logged in.'),
-  userExists: () => new ServiceError(402, 409, 'User account already exists.'),
-  groupNotFound: () => new ServiceError(420, 404, 'Group not found.'),
-  groupExists: () => new ServiceError(421, 409, 'Group already exists.'),
-  userNotFound: () => new ServiceError(520, 404, 'User not found.'),
-  passwordMismatch: () => new ServiceError(522, 400, 'The password and its confirmation do not match.'),
-  wrongPassword: () => new ServiceError(523, 400, 'Invalid current password.'),
-  alreadyMember: () => new ServiceError(527, 400, 'User already belongs to this tenant.'),
-  changed: () => new ServiceError(412, 409, 'The record changed meanwhile; try again.'),
-} as const;
+/** URAC answers from the services' one error table (URAC:`config.js` codes). */
+export { errors } from '../kit/errors.js';
+import { errors } from '../kit/errors.js';
 
 /** The tenant of the key the client used. The kit has already refused calls without a context (142). */
 export function tenantOf(req: ServiceRequest): TenantRef & { name: string } {

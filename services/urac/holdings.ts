@@ -1,6 +1,6 @@
 import type { Store } from '../../registry/control/store/types.js';
 import type { Acl, Tenant } from '../../registry/view/types.js';
-import { ServiceError } from '../kit/envelope.js';
+import { errors } from '../kit/errors.js';
 import type { AdminUserConfig } from './schemas.js';
 
 /**
@@ -18,11 +18,11 @@ interface Held {
   readonly internalKeys: ReadonlySet<string>;
 }
 
-const notHeld = (message: string) => new ServiceError(403, 403, message);
+const notHeld = errors.notHeld;
 
 async function heldBy(store: Store, tenantId: string): Promise<Held & { code: string }> {
   const tenant: Tenant | undefined = (await store.get('tenant', tenantId))?.doc;
-  if (tenant === undefined) throw new ServiceError(403, 403, 'The tenant of this key no longer exists.');
+  if (tenant === undefined) throw errors.tenantGone();
   const packages = new Map<string, Set<string>>();
   const services = new Set<string>();
   const internalKeys = new Set<string>();

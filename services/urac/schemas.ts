@@ -1,7 +1,7 @@
 import { type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import { fieldPath, registryAjv, userSchema } from '../../registry/control/schema.js';
 import type { UserConfig } from '../../registry/view/types.js';
-import { ServiceError } from '../kit/envelope.js';
+import { errors } from '../kit/errors.js';
 
 /** Request body schemas of the urac service, compiled once at load. Unknown fields are refused. */
 
@@ -143,15 +143,15 @@ function describe(where: 'body' | 'query', err: ErrorObject): string {
 
 /** The body as `T`, or a 400 (code 400) naming the first bad field. */
 export function checkBody<T>(validate: ValidateFunction<T>, body: unknown): T {
-  if (!validate(body)) throw new ServiceError(400, 400, describe('body', validate.errors![0]!));
+  if (!validate(body)) throw errors.badRequest(describe('body', validate.errors![0]!));
   return body;
 }
 
 /** A required query parameter matching `pattern`. */
 export function queryField(query: URLSearchParams, field: string, pattern: RegExp): string {
   const v = query.get(field);
-  if (v === null || v === '') throw new ServiceError(400, 400, `query field "${field}" is required`);
-  if (!pattern.test(v)) throw new ServiceError(400, 400, `query field "${field}" must match pattern "${pattern.source}"`);
+  if (v === null || v === '') throw errors.badRequest(`query field "${field}" is required`);
+  if (!pattern.test(v)) throw errors.badRequest(`query field "${field}" must match pattern "${pattern.source}"`);
   return v;
 }
 
@@ -160,7 +160,7 @@ export function queryInt(query: URLSearchParams, field: string, fallback: number
   const v = query.get(field);
   if (v === null || v === '') return fallback;
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new ServiceError(400, 400, `query field "${field}" must be an integer from ${min} to ${max}`);
+    throw errors.badRequest(`query field "${field}" must be an integer from ${min} to ${max}`);
   }
   return Number(v);
 }

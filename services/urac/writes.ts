@@ -1,7 +1,6 @@
 import { validateDocument, ValidationError } from '../../registry/control/schema.js';
 import { ConflictError, type Store } from '../../registry/control/store/types.js';
 import type { DocByKind } from '../../registry/view/types.js';
-import { ServiceError } from '../kit/envelope.js';
 import { errors, groupId } from './context.js';
 
 type Kind = 'user' | 'group';
@@ -14,7 +13,7 @@ function validated<K extends Kind>(kind: K, doc: DocByKind[K]): DocByKind[K] {
   try {
     return validateDocument(kind, doc);
   } catch (err) {
-    if (err instanceof ValidationError) throw new ServiceError(400, 400, err.message);
+    if (err instanceof ValidationError) throw errors.badRequest(err.message);
     throw err;
   }
 }
