@@ -1,5 +1,6 @@
 import { validateDocument, ValidationError } from '../../registry/control/schema.js';
 import { ConflictError, DuplicateError, type Store, type Versioned } from '../../registry/control/store/types.js';
+import { checkedDelete, readModifyWrite, type Written } from '../kit/read-modify-write.js';
 import type { DocByKind } from '../../registry/view/types.js';
 import { errors } from './errors.js';
 import type { IfMatch } from './request.js';
@@ -13,15 +14,7 @@ export function describeDoc(kind: AdminKind, id: string): string {
   return `${LABEL[kind]} "${id}"`;
 }
 
-/** Read-modify-write without `If-Match`: the first try plus this many when another writer got in between. */
-const RETRIES = 3;
-
-/** A write's outcome: the document as stored and its versions (null: did not / no longer exists). */
-export interface Written<T> {
-  readonly doc: T;
-  readonly before: number | null;
-  readonly after: number | null;
-}
+export type { Written } from '../kit/read-modify-write.js';
 
 /**
  * Where a sub-resource sits in its document, so validation errors name the field as the request
@@ -57,10 +50,6 @@ export async function readDoc<K extends AdminKind>(store: Store, kind: K, id: st
   return found;
 }
 
-function checkIfMatch(ifMatch: IfMatch, version: number): void {
-  if (typeof ifMatch === 'number' && ifMatch !== version) throw errors.stale(version);
-}
-
 function duplicate(err: DuplicateError): Error {
   return errors.inUse(`${err.message}.`);
 }
@@ -80,8 +69,9 @@ export async function createDoc<K extends AdminKind>(store: Store, kind: K, id: 
 
 /**
  * Reads `kind/id` (404 if missing), lets `change` build the next document, and writes it only if
- * the stored version is still the one read. With `If-Match`, a different version is a 412 and
- * nothing is written; without, a lost race is retried on the fresh document.
+ * the stored version is still the one read (services/kit/read-modify-write.ts). With `If-Match`,
+ * a different version is a 412 and nothing is written; without, a lost race is retried on the
+ * fresh document.
  */
 export async function updateDoc<K extends AdminKind>(
   store: Store,
@@ -92,21 +82,17 @@ export async function updateDoc<K extends AdminKind>(
   /** Asked after `change`: where the changed sub-resource sits. */
   rebase?: () => Rebase | null,
 ): Promise<Written<DocByKind[K]>> {
-  for (let attempt = 0; attempt <= RETRIES; attempt++) {
-    const current = await readDoc(store, kind, id);
-    checkIfMatch(ifMatch, current.version);
-    const changed = await change(current.doc, current.version);
-    const next = validated(kind, changed, rebase?.());
-    try {
-      const after = await store.put(kind, next, { ifVersion: current.version });
-      return { doc: next, before: current.version, after };
-    } catch (err) {
-      if (err instanceof DuplicateError) throw duplicate(err);
-      if (!(err instanceof ConflictError)) throw err;
-      if (ifMatch !== null) throw errors.stale(err.actual);
-    }
+  try {
+    return (await readModifyWrite(store, kind, id, {
+      ifVersion: ifMatch,
+      missing: () => errors.notFound(describeDoc(kind, id)),
+      change: (current) => change(current!.doc, current!.version),
+      validate: (doc) => validated(kind, doc, rebase?.()),
+    }))!;
+  } catch (err) {
+    if (err instanceof DuplicateError) throw duplicate(err);
+    throw err;
   }
-  throw errors.busy();
 }
 
 /** Deletes `kind/id` after `check` accepts it (it throws to refuse); same precondition rules as `updateDoc`. */
@@ -117,19 +103,11 @@ export async function deleteDoc<K extends AdminKind>(
   ifMatch: IfMatch,
   check: (current: DocByKind[K]) => void | Promise<void>,
 ): Promise<Written<DocByKind[K]>> {
-  for (let attempt = 0; attempt <= RETRIES; attempt++) {
-    const current = await readDoc(store, kind, id);
-    checkIfMatch(ifMatch, current.version);
-    await check(current.doc);
-    try {
-      await store.delete(kind, id, { ifVersion: current.version });
-      return { doc: current.doc, before: current.version, after: null };
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      if (ifMatch !== null) throw errors.stale(err.actual);
-    }
-  }
-  throw errors.busy();
+  return checkedDelete(store, kind, id, {
+    ifVersion: ifMatch,
+    missing: () => errors.notFound(describeDoc(kind, id)),
+    check: (current) => check(current!.doc),
+  });
 }
 
 /** `obj` without its undefined members (optional fields a body left out are absent, not undefined). */

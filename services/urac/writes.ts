@@ -1,12 +1,10 @@
 import { validateDocument, ValidationError } from '../../registry/control/schema.js';
-import { ConflictError, type Store } from '../../registry/control/store/types.js';
+import type { Store } from '../../registry/control/store/types.js';
+import { checkedDelete, readModifyWrite } from '../kit/read-modify-write.js';
 import type { DocByKind } from '../../registry/view/types.js';
 import { errors, groupId } from './context.js';
 
 type Kind = 'user' | 'group';
-
-/** Read-modify-write: the first try plus this many retries when another writer got there first. */
-const RETRIES = 3;
 
 /** The final document must pass the registry schema; a failure is the client's (400), naming the field. */
 function validated<K extends Kind>(kind: K, doc: DocByKind[K]): DocByKind[K] {
@@ -20,8 +18,8 @@ function validated<K extends Kind>(kind: K, doc: DocByKind[K]): DocByKind[K] {
 
 /**
  * Reads `kind/id`, lets `change` build the next document from it (`undefined`: nothing to write),
- * and writes it only if nobody wrote in between; retried on ConflictError, then 412.
- * `change` throws the ServiceError when the document is missing or must not change.
+ * and writes it only if nobody wrote in between (services/kit/read-modify-write.ts); 412 once the
+ * retries are spent. `change` throws the ServiceError when the document is missing or must not change.
  */
 export async function mutate<K extends Kind>(
   store: Store,
@@ -29,18 +27,12 @@ export async function mutate<K extends Kind>(
   id: string,
   change: (current: DocByKind[K] | null) => DocByKind[K] | undefined | Promise<DocByKind[K] | undefined>,
 ): Promise<DocByKind[K] | null> {
-  for (let attempt = 0; attempt <= RETRIES; attempt++) {
-    const current = await store.get(kind, id);
-    const next = await change(current ? current.doc : null);
-    if (next === undefined) return current ? current.doc : null;
-    try {
-      await store.put(kind, validated(kind, next), { ifVersion: current ? current.version : 0 });
-      return next;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
-  }
-  throw errors.changed();
+  const written = await readModifyWrite(store, kind, id, {
+    change: (current) => change(current ? current.doc : null),
+    validate: (doc) => validated(kind, doc),
+    busy: errors.changed,
+  });
+  return written?.doc ?? null;
 }
 
 /** Writes a new document; ConflictError means one with this id exists (the store holds it). */
@@ -49,24 +41,8 @@ export async function create<K extends Kind>(store: Store, kind: K, doc: DocByKi
 }
 
 /** Deletes `kind/id` after `check` accepts the current document; retried like `mutate`. */
-export async function remove<K extends Kind>(
-  store: Store,
-  kind: K,
-  id: string,
-  check: (current: DocByKind[K] | null) => void,
-): Promise<DocByKind[K]> {
-  for (let attempt = 0; attempt <= RETRIES; attempt++) {
-    const current = await store.get(kind, id);
-    check(current ? current.doc : null);
-    if (!current) throw new Error(`${kind} ${id}: check accepted a missing document`);
-    try {
-      await store.delete(kind, id, { ifVersion: current.version });
-      return current.doc;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
-  }
-  throw errors.changed();
+export async function remove<K extends Kind>(store: Store, kind: K, id: string, check: (current: DocByKind[K] | null) => void): Promise<DocByKind[K]> {
+  return (await checkedDelete(store, kind, id, { check: (current) => check(current ? current.doc : null), busy: errors.changed })).doc;
 }
 
 /** Every code must name a group of this tenant, else 420. */
