@@ -1,6 +1,6 @@
 import t from 'tap';
-import { queryParam } from '../../gateway/query.js';
-import { normalizePath } from '../../gateway/stages/url.js';
+import { queryParam } from '../../../gateway/query.js';
+import { normalizePath } from '../../../gateway/stages/url.js';
 
 t.test('normalizePath: plain paths are returned unchanged', async (t) => {
   for (const p of ['/', '/a', '/a/b', '/a/b/', '/a%20b/c', '/user/42', '/.well-known/x', '/a/..b', '/a/b.', '/a...']) {
