@@ -4,10 +4,10 @@ import { normalizeVersion } from '../../registry/view/version.js';
 import { ok } from '../kit/envelope.js';
 import { errors } from '../kit/errors.js';
 import type { Route } from '../kit/server.js';
-import { audit } from './audit.js';
-import { compact, createDoc, deleteDoc, readDoc, updateDoc } from './documents.js';
+import { compact, readDoc } from './documents.js';
 import { applyMergePatch } from './merge-patch.js';
-import { byString, docReply, page, patchRoute, route } from './request.js';
+import { route } from './request.js';
+import { resourceRoutes } from './resource.js';
 import { bodies, checkBody, sameId, type ServiceBody } from './schemas.js';
 
 function serviceOf(name: string, body: ServiceBody): Service {
@@ -78,59 +78,25 @@ export function serviceRoutes(store: Store): Route[] {
         return ok(true);
       },
     ),
-
-    route('GET', '/services', async (call) => {
-      const all = (await store.list('service')).map((v) => v.doc).sort(byString((s) => s.name));
-      return ok(page(call.req, all));
-    }),
-
-    route('GET', '/services/:name', async (call) => {
-      const found = await readDoc(store, 'service', call.req.params['name']!);
-      return docReply(found.doc, found.version);
-    }),
-
-    route(
-      'POST',
-      '/services',
-      async (call) => {
+    ...resourceRoutes(store, {
+      kind: 'service',
+      collection: '/services',
+      param: 'name',
+      sortKey: (svc) => svc.name,
+      create(call) {
         const body = checkBody(bodies.serviceCreate, call.req.body);
-        const w = await createDoc(store, 'service', body.name, serviceOf(body.name, body));
-        await audit(store, call, 'create', { resource: 'service', resourceId: body.name, before: w.before, after: w.after });
-        return docReply(w.doc, w.after!, 201);
+        return { id: body.name, doc: serviceOf(body.name, body) };
       },
-      true,
-    ),
-
-    route(
-      'PUT',
-      '/services/:name',
-      async (call) => {
-        const name = call.req.params['name']!;
+      replace(call, _current, name) {
         const body = checkBody(bodies.serviceReplace, call.req.body);
         sameId('name', body.name, name);
-        const w = await updateDoc(store, 'service', name, call.ifMatch, () => serviceOf(name, body));
-        await audit(store, call, 'replace', { resource: 'service', resourceId: name, before: w.before, after: w.after });
-        return docReply(w.doc, w.after!);
+        return serviceOf(name, body);
       },
-      true,
-    ),
-
-    patchRoute('/services/:name', async (call, patch) => {
-      const name = call.req.params['name']!;
-      const w = await updateDoc(store, 'service', name, call.ifMatch, (current) => {
+      patch(_call, current, patch, name) {
         const body = checkBody(bodies.serviceReplace, applyMergePatch(current, patch));
         sameId('name', body.name, name);
         return serviceOf(name, body);
-      });
-      await audit(store, call, 'patch', { resource: 'service', resourceId: name, before: w.before, after: w.after });
-      return docReply(w.doc, w.after!);
-    }),
-
-    route('DELETE', '/services/:name', async (call) => {
-      const name = call.req.params['name']!;
-      const w = await deleteDoc(store, 'service', name, call.ifMatch, () => undefined);
-      await audit(store, call, 'delete', { resource: 'service', resourceId: name, before: w.before, after: null });
-      return ok({ name, deleted: true });
+      },
     }),
   ];
 }

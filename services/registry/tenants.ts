@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../../registry/control/store/types.js';
 import type { Tenant, TenantOauth } from '../../registry/view/types.js';
-import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
-import { audit } from './audit.js';
-import { compact, createDoc, deleteDoc, readDoc, updateDoc } from './documents.js';
+import { compact } from './documents.js';
 import { errors } from './errors.js';
 import { applyMergePatch } from './merge-patch.js';
-import { byString, docReply, page, patchRoute, route } from './request.js';
+import { resourceRoutes } from './resource.js';
 import { bodies, checkBody, sameId, TENANT_FIELDS, type TenantBody } from './schemas.js';
 import { MASK, oauthView, tenantView } from './views.js';
 
@@ -58,71 +56,34 @@ function patchBase(t: Tenant): Record<string, unknown> {
 
 /** /tenants: tenant documents. Answers never carry ext key hashes or the oauth secret. */
 export function tenantRoutes(store: Store): Route[] {
-  return [
-    route('GET', '/tenants', async (call) => {
-      const all = (await store.list('tenant')).map((v) => v.doc).sort(byString((t) => t.code));
-      const p = page(call.req, all);
-      return ok({ ...p, records: p.records.map(tenantView) });
-    }),
-
-    route('GET', '/tenants/:id', async (call) => {
-      const found = await readDoc(store, 'tenant', call.req.params['id']!);
-      return docReply(tenantView(found.doc), found.version);
-    }),
-
-    route(
-      'POST',
-      '/tenants',
-      async (call) => {
-        refuseApplications(call.req.body);
-        const body = checkBody(bodies.tenantCreate, call.req.body);
-        if (body.oauth?.secret === MASK) throw errors.badRequest(`body field "oauth.secret" must not be "${MASK}"`);
-        const id = body.id ?? randomBytes(12).toString('hex');
-        if ((await store.list('tenant')).some((t) => t.doc.code === body.code)) throw errors.exists(`A tenant with code "${body.code}"`);
-        const w = await createDoc(store, 'tenant', id, tenantOf(id, body.code, body, body.oauth, []));
-        await audit(store, call, 'create', { resource: 'tenant', resourceId: id, before: w.before, after: w.after });
-        return docReply(tenantView(w.doc), w.after!, 201);
-      },
-      true,
-    ),
-
-    route(
-      'PUT',
-      '/tenants/:id',
-      async (call) => {
-        const id = call.req.params['id']!;
-        refuseApplications(call.req.body);
-        const body = checkBody(bodies.tenantReplace, call.req.body);
-        sameId('id', body.id, id);
-        const w = await updateDoc(store, 'tenant', id, call.ifMatch, (current) => {
-          sameId('code', body.code, current.code);
-          return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, false), current.applications);
-        });
-        await audit(store, call, 'replace', { resource: 'tenant', resourceId: id, before: w.before, after: w.after });
-        return docReply(tenantView(w.doc), w.after!);
-      },
-      true,
-    ),
-
-    patchRoute('/tenants/:id', async (call, patch) => {
-      const id = call.req.params['id']!;
+  return resourceRoutes(store, {
+    kind: 'tenant',
+    collection: '/tenants',
+    param: 'id',
+    sortKey: (t) => t.code,
+    view: tenantView,
+    async create(call) {
+      refuseApplications(call.req.body);
+      const body = checkBody(bodies.tenantCreate, call.req.body);
+      if (body.oauth?.secret === MASK) throw errors.badRequest(`body field "oauth.secret" must not be "${MASK}"`);
+      const id = body.id ?? randomBytes(12).toString('hex');
+      if ((await store.list('tenant')).some((t) => t.doc.code === body.code)) throw errors.exists(`A tenant with code "${body.code}"`);
+      return { id, doc: tenantOf(id, body.code, body, body.oauth, []) };
+    },
+    replace(call, current, id) {
+      refuseApplications(call.req.body);
+      const body = checkBody(bodies.tenantReplace, call.req.body);
+      sameId('id', body.id, id);
+      sameId('code', body.code, current.code);
+      return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, false), current.applications);
+    },
+    patch(_call, current, patch, id) {
       refuseApplications(patch);
       const removeSecret = patch['oauth'] === null || (isObject(patch['oauth']) && patch['oauth']['secret'] === null);
-      const w = await updateDoc(store, 'tenant', id, call.ifMatch, (current) => {
-        const body = checkBody(bodies.tenantReplace, applyMergePatch(patchBase(current), patch));
-        sameId('id', body.id, id);
-        sameId('code', body.code, current.code);
-        return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, removeSecret), current.applications);
-      });
-      await audit(store, call, 'patch', { resource: 'tenant', resourceId: id, before: w.before, after: w.after });
-      return docReply(tenantView(w.doc), w.after!);
-    }),
-
-    route('DELETE', '/tenants/:id', async (call) => {
-      const id = call.req.params['id']!;
-      const w = await deleteDoc(store, 'tenant', id, call.ifMatch, () => undefined);
-      await audit(store, call, 'delete', { resource: 'tenant', resourceId: id, before: w.before, after: null });
-      return ok({ id, deleted: true });
-    }),
-  ];
+      const body = checkBody(bodies.tenantReplace, applyMergePatch(patchBase(current), patch));
+      sameId('id', body.id, id);
+      sameId('code', body.code, current.code);
+      return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, removeSecret), current.applications);
+    },
+  });
 }
