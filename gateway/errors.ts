@@ -10,6 +10,10 @@ export interface Denial {
   readonly message: string;
   /** `{"result":false,"errors":{"codes":[code],"details":[{"code","message"}]}}`, pre-serialised. */
   readonly body: Buffer;
+  /** A built-in answer that is no envelope: its own content type (else JSON). */
+  readonly contentType?: string;
+  /** A CORS preflight: the responder adds the allow-methods/-headers/max-age headers. */
+  readonly preflight?: boolean;
 }
 
 export function envelope(code: number, message: string): string {
@@ -56,3 +60,12 @@ export const ERRORS = Object.freeze({
 } satisfies Record<string, Denial>);
 
 export type ErrorName = keyof typeof ERRORS;
+
+/**
+ * Answers the url stage gives itself, before any service (not errors: no code, no envelope, and so
+ * not in the error table's README list). Like a denial they end the request at the responder.
+ */
+export const BUILTIN_ANSWERS = Object.freeze({
+  FAVICON: Object.freeze({ name: 'GW_FAVICON', code: 0, status: 200, message: 'favicon', body: Buffer.alloc(0), contentType: 'image/x-icon' }) as Denial,
+  PREFLIGHT: Object.freeze({ name: 'GW_PREFLIGHT', code: 0, status: 204, message: 'CORS preflight', body: Buffer.alloc(0), preflight: true }) as Denial,
+});

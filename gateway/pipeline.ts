@@ -19,12 +19,14 @@ export interface PipelineDeps {
   inject: InjectOptions;
   /** ms since the epoch (expiries); tests inject a clock. */
   now?: () => number;
+  /** CORS on: OPTIONS requests are preflights, answered by the url stage. */
+  cors?: boolean;
 }
 
 /** The decide stages in request order (architecture.md): a fixed array, built once. */
 export function createStages(deps: PipelineDeps): readonly Stage[] {
   return stagesOf('decide', [
-    createUrlStage(),
+    createUrlStage({ cors: deps.cors ?? true }),
     createKeyStage(deps.keys, deps.now ? { now: deps.now } : {}),
     createRouteStage(),
     createSecurityStage(),

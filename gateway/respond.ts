@@ -15,14 +15,12 @@ function mergeVary(upstream: string, ours: string): string {
   return names.join(', ');
 }
 
-/** The one place that writes the gateway's own answers and adds its headers to every answer. */
+/** The one place that writes the gateway's own answers (denials and the url stage's built-in ones) and adds its headers to every answer. */
 export interface Responder {
   /** Adds the CORS headers a response lacks (an upstream's own win) to a flat header list. */
   decorate(origin: string | undefined, out: string[]): string[];
   /** A denial from the error table (nothing is written once the response has started). */
   deny(ctx: RequestContext, d: Denial): void;
-  /** Built-in answers before any stage: CORS preflight and the favicon; true when answered. */
-  builtin(req: IncomingMessage, res: ServerResponse): boolean;
   /** No snapshot could be loaded at all (181). */
   unavailable(req: IncomingMessage, res: ServerResponse): void;
 }
@@ -69,21 +67,10 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
     deny(ctx, d) {
       const res = ctx.res;
       if (res.headersSent || res.destroyed) return;
-      res.writeHead(d.status, decorate(ctx.headers.origin, [HEADERS.CONTENT_TYPE, 'application/json', HEADERS.CONTENT_LENGTH, String(d.body.length)]));
+      // A 204 carries no content headers (RFC 9110 §8.6): a preflight is its CORS headers alone.
+      const headers = d.preflight ? [...preflight] : [HEADERS.CONTENT_TYPE, d.contentType ?? 'application/json', HEADERS.CONTENT_LENGTH, String(d.body.length)];
+      res.writeHead(d.status, decorate(ctx.headers.origin, headers));
       res.end(d.body);
-    },
-    builtin(req, res) {
-      if (req.method === 'OPTIONS' && cors.enabled) {
-        res.writeHead(204, decorate(req.headers.origin, [...preflight]));
-        res.end();
-        return true;
-      }
-      if (req.method === 'GET' && req.url === '/favicon.ico') {
-        res.writeHead(200, decorate(req.headers.origin, [HEADERS.CONTENT_TYPE, 'image/x-icon', HEADERS.CONTENT_LENGTH, '0']));
-        res.end();
-        return true;
-      }
-      return false;
     },
     unavailable(req, res) {
       res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, decorate(req.headers.origin, [HEADERS.CONTENT_TYPE, 'application/json']));

@@ -67,6 +67,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     authenticator: deps.authenticator ?? null,
     inject: { awareness: () => awareness, maxBytes: config.gateway.maxInjectHeaderBytes },
     ...(deps.now ? { now: deps.now } : {}),
+    cors: config.cors.enabled,
   });
   const everyRequest = stagesOf('every-request', deps.everyRequest ?? []);
   const respond = createResponder(config.cors);
@@ -125,7 +126,6 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (respond.builtin(req, res)) return;
     let ctx: RequestContext;
     try {
       ctx = new RequestContext(req, res, deps.holder.current());

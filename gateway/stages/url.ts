@@ -1,5 +1,5 @@
 import type { RequestContext } from '../context.js';
-import { ERRORS, type Denial } from '../errors.js';
+import { BUILTIN_ANSWERS, ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';
 import { normalizeVersion } from '../../registry/view/version.js';
 
@@ -31,13 +31,19 @@ export function normalizePath(raw: string): string | null {
   return `/${out.join('/')}`;
 }
 
-/** url: built-in `/`, then `/<service>[:<v>|/v<N>]/<api>` → service entry, ACL path, upstream path. */
-export function createUrlStage(): Stage {
+/**
+ * url: the built-in answers (a CORS preflight, the favicon, `/`), then
+ * `/<service>[:<v>|/v<N>]/<api>` → service entry, ACL path, upstream path.
+ */
+export function createUrlStage(opts: { cors: boolean } = { cors: true }): Stage {
   return {
     name: 'url',
     kind: 'decide',
     run(ctx: RequestContext): Denial | null {
+      const method = ctx.req.method;
+      if (method === 'OPTIONS' && opts.cors) return BUILTIN_ANSWERS.PREFLIGHT;
       let url = ctx.req.url ?? '/';
+      if (method === 'GET' && url === '/favicon.ico') return BUILTIN_ANSWERS.FAVICON;
       // Absolute form (RFC 9112 §3.2.2): servers must accept it; the authority is the Host's business.
       if (url.charCodeAt(0) !== 47 /* / */ && /^https?:\/\/[^/?#]*/i.test(url)) {
         url = url.replace(/^https?:\/\/[^/?#]*/i, '') || '/';

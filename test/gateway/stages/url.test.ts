@@ -97,3 +97,16 @@ t.test('queryParam: null when the value cannot be decoded', async (t) => {
   t.equal(queryParam('key=%C3', 'key'), null, 'truncated UTF-8');
   t.equal(queryParam('a=%ZZ&key=ok', 'key'), 'ok', 'a bad value elsewhere does not matter');
 });
+
+t.test('url stage: the built-in answers come first — a CORS preflight, the favicon, `/`', async (t) => {
+  const { createUrlStage } = await import('../../../gateway/stages/url.js');
+  const { BUILTIN_ANSWERS, ERRORS } = await import('../../../gateway/errors.js');
+  const { contextFor, snapshotOf } = await import('../../helpers/stage-context.js');
+  const snap = snapshotOf({});
+  const url = createUrlStage({ cors: true });
+  t.equal(url.run(contextFor(snap, { method: 'OPTIONS', url: '/svc/x' })), BUILTIN_ANSWERS.PREFLIGHT);
+  t.equal(url.run(contextFor(snap, { url: '/favicon.ico' })), BUILTIN_ANSWERS.FAVICON);
+  t.equal(url.run(contextFor(snap, { url: '/' })), ERRORS.HELLO);
+  t.equal(url.run(contextFor(snap, { method: 'POST', url: '/favicon.ico' })), ERRORS.UNKNOWN_SERVICE, 'only a GET is the favicon');
+  t.equal(createUrlStage({ cors: false }).run(contextFor(snap, { method: 'OPTIONS', url: '/svc/x' })), ERRORS.UNKNOWN_SERVICE, 'without CORS an OPTIONS is a request like any other');
+});
