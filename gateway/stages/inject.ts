@@ -1,4 +1,5 @@
 import type { KeyEntry } from '../../registry/view/cache.js';
+import type { InjectWire } from '../../registry/view/inject-contract.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import type { Stage } from '../stage.js';
@@ -76,30 +77,36 @@ export interface InjectOptions {
 function keyPart(ctx: RequestContext, key: KeyEntry, cfg: Record<string, unknown> | null): string {
   const flags = ctx.flags!;
   const t = key.tenant;
-  const tenant: Record<string, unknown> = { id: t.id, name: t.name, code: t.code, locked: t.locked, type: t.type };
-  if (t.main) tenant['main'] = t.main;
-  if (flags.tenant_Profile && t.profile) tenant['profile'] = t.profile;
-  const application: Record<string, unknown> = { product: key.product, package: key.packageCode, appId: key.appId };
-  const pkg: Record<string, unknown> = {};
-  if (flags.provision_ACL) {
-    application['acl'] = key.appRawAcl ?? undefined;
-    application['acl_all_env'] = key.appRawAclAllEnv ?? undefined;
-    pkg['acl'] = ctx.pkg?.rawAcl ?? undefined;
-    pkg['acl_all_env'] = ctx.pkg?.rawAclAllEnv;
-  }
-  const config = serviceConfig(cfg ?? key.config, ctx.serviceName);
-  const json = asciiJson({
+  const tenant: InjectWire['tenant'] = {
+    id: t.id,
+    name: t.name,
+    code: t.code,
+    locked: t.locked,
+    type: t.type,
+    ...(t.main ? { main: t.main } : {}),
+    ...(flags.tenant_Profile && t.profile ? { profile: t.profile } : {}),
+  };
+  const acl = flags.provision_ACL === true;
+  const application: InjectWire['application'] = {
+    product: key.product,
+    package: key.packageCode,
+    appId: key.appId,
+    ...(acl ? { acl: key.appRawAcl ?? undefined, acl_all_env: key.appRawAclAllEnv ?? undefined } : {}),
+  };
+  const pkg: InjectWire['package'] = acl ? { acl: ctx.pkg?.rawAcl ?? undefined, acl_all_env: ctx.pkg?.rawAclAllEnv } : {};
+  const head: Pick<InjectWire, 'tenant' | 'key' | 'application' | 'package'> = {
     tenant,
-    key: { config, iKey: key.iKey, eKey: ctx.extKey },
+    key: { config: serviceConfig(cfg ?? key.config, ctx.serviceName), iKey: key.iKey, eKey: ctx.extKey },
     application,
     package: pkg,
-  });
+  };
+  const json = asciiJson(head);
   return json.slice(0, -1); // left open: per-request fields follow
 }
 
 function uracPart(user: GatewayUser, ctx: RequestContext): string {
   const flags = ctx.flags!;
-  const urac: Record<string, unknown> = {
+  const urac: NonNullable<InjectWire['urac']> = {
     _id: user.id,
     username: user.username,
     // SOAJS URI-encodes names in the header; its service side decodes them.
@@ -108,10 +115,11 @@ function uracPart(user: GatewayUser, ctx: RequestContext): string {
     email: user.email,
     groups: user.groups,
     tenant: user.tenant,
+    ...(flags.urac_Profile ? { profile: user.profile ?? {} } : {}),
+    ...(flags.urac_Config && user.config ? { config: user.config } : {}),
   };
-  if (flags.urac_Profile) urac['profile'] = user.profile ?? {};
-  if (flags.urac_Config && user.config) urac['config'] = user.config;
-  return `,"urac":${asciiJson(urac)},"param":${asciiJson({ urac_Profile: flags.urac_Profile ?? false, urac_ACL: flags.urac_ACL ?? false })}`;
+  const param: NonNullable<InjectWire['param']> = { urac_Profile: flags.urac_Profile ?? false, urac_ACL: flags.urac_ACL ?? false };
+  return `,"urac":${asciiJson(urac)},"param":${asciiJson(param)}`;
 }
 
 function newMemo(key: KeyEntry, extKey: string | null, head: string, urac: string): InjectMemo {

@@ -1,6 +1,9 @@
+import type { InjectWire } from '../../registry/view/inject-contract.js';
+
 /**
- * What the gateway tells a service about the caller (`soajsinjectobj`), as the SOAJS service
- * framework exposes it: `tenant`, `servicesConfig`, `urac`, `awareness`.
+ * What the gateway tells a service about the caller, as the SOAJS service framework exposes it
+ * (`tenant`, `servicesConfig`, `urac`, `awareness`): read from `soajsinjectobj`, whose wire shape
+ * is registry/view/inject-contract.ts.
  */
 export interface SoajsContext {
   tenant: {
@@ -53,12 +56,15 @@ export function parseInject(header: string | undefined): SoajsContext | null {
   } catch {
     return null;
   }
-  if (!isObject(raw) || !isObject(raw['tenant']) || !isObject(raw['key']) || !isObject(raw['application'])) return null;
-  const t = raw['tenant'];
-  const k = raw['key'];
-  const a = raw['application'];
-  const u = isObject(raw['urac']) ? raw['urac'] : null;
-  const aw = isObject(raw['awareness']) ? raw['awareness'] : null;
+  // Read field by field against the wire contract: a service never trusts the header's shape blindly.
+  if (!isObject(raw)) return null;
+  const wire = raw as Partial<Record<keyof InjectWire, unknown>>;
+  if (!isObject(wire.tenant) || !isObject(wire.key) || !isObject(wire.application)) return null;
+  const t = wire.tenant;
+  const k = wire.key;
+  const a = wire.application;
+  const u = isObject(wire.urac) ? wire.urac : null;
+  const aw = isObject(wire.awareness) ? wire.awareness : null;
   return {
     tenant: {
       id: String(t['id']),
@@ -84,8 +90,8 @@ export function parseInject(header: string | undefined): SoajsContext | null {
           ...(isObject(u['config']) ? { config: u['config'] } : {}),
         }
       : null,
-    device: typeof raw['device'] === 'string' ? raw['device'] : '',
-    geo: isObject(raw['geo']) ? { ip: String(raw['geo']['ip'] ?? '') } : { ip: '' },
+    device: typeof wire.device === 'string' ? wire.device : '',
+    geo: isObject(wire.geo) ? { ip: String(wire.geo['ip'] ?? '') } : { ip: '' },
     awareness: aw ? { host: String(aw['host']), port: Number(aw['port']) } : null,
   };
 }
