@@ -88,8 +88,8 @@ function upstream(host: string, port: number, maintenancePort: number): Upstream
 }
 
 /** Compiles registry data into a snapshot for `env`. Throws SnapshotBuildError; the caller keeps the last good one. */
-export function buildSnapshot(data: RegistryData, env: string): Snapshot {
-  const builtAt = Date.now();
+export function buildSnapshot(data: RegistryData, env: string, now: number = Date.now()): Snapshot {
+  const builtAt = now;
   let nextExpiry = Number.POSITIVE_INFINITY;
   for (const h of data.hosts) if (h.expiresAt !== undefined && h.expiresAt > builtAt && h.expiresAt < nextExpiry) nextExpiry = h.expiresAt;
   const services = new Map<string, ServiceEntry>();
@@ -167,7 +167,6 @@ export function buildSnapshot(data: RegistryData, env: string): Snapshot {
     }
   }
 
-  const now = builtAt;
   const revokedTokens = new Set<string>();
   const revokedBefore = new Map<string, number>();
   for (const r of data.revocations) {

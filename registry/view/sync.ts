@@ -15,6 +15,8 @@ export interface SyncOptions {
   onError?: (err: unknown) => void;
   /** Called after each swap (tests, metrics). */
   onSwap?: (snapshot: Snapshot) => void;
+  /** ms since the epoch: when a host registration has lapsed. Tests inject a clock. */
+  now?: () => number;
 }
 
 /**
@@ -39,7 +41,7 @@ export class RegistrySync implements SnapshotHolder {
 
   /** Builds the first snapshot (throws if it cannot) and starts following changes. */
   async start(): Promise<this> {
-    this.#snapshot = buildSnapshot(await this.store.load(), this.options.env);
+    this.#snapshot = buildSnapshot(await this.store.load(), this.options.env, this.#now());
     this.#current = this.#snapshot.version;
     this.#armExpiry();
     this.#unsubscribe = this.store.onChange((e) => {
@@ -94,13 +96,28 @@ export class RegistrySync implements SnapshotHolder {
     this.#expiryTimer = null;
   }
 
+  /**
+   * Rebuilds when a host registration has lapsed by the clock (what the expiry timer calls; a test
+   * that moves its clock past an expiry calls it instead of waiting for the timer).
+   */
+  expire(): Promise<void> {
+    const at = this.#snapshot?.nextExpiry ?? Number.POSITIVE_INFINITY;
+    if (at <= this.#now()) this.#schedule();
+    else this.#armExpiry();
+    return this.#building ?? Promise.resolve();
+  }
+
+  #now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   /** A host registration that lapses changes routing without any write: rebuild when it does. */
   #armExpiry(): void {
     if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
     this.#expiryTimer = null;
     const at = this.#snapshot?.nextExpiry ?? Number.POSITIVE_INFINITY;
     if (!Number.isFinite(at)) return;
-    this.#expiryTimer = setTimeout(() => this.#schedule(), Math.max(0, at - Date.now()) + 5);
+    this.#expiryTimer = setTimeout(() => void this.expire(), Math.max(0, at - this.#now()) + 5);
     this.#expiryTimer.unref();
   }
 
@@ -115,7 +132,7 @@ export class RegistrySync implements SnapshotHolder {
     while (this.#pending) {
       this.#pending = false;
       try {
-        const snap = buildSnapshot(await this.store.load(), this.options.env);
+        const snap = buildSnapshot(await this.store.load(), this.options.env, this.#now());
         if (this.#snapshot === null || snap.version >= this.#snapshot.version) {
           this.#snapshot = snap;
           if (snap.version > this.#current) this.#current = snap.version;

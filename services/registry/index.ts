@@ -39,7 +39,7 @@ export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
       ...tenantRoutes(store),
       ...applicationRoutes(store),
       ...keyRoutes(store, opts.env, opts.soajsKeyPassword),
-      ...serviceRoutes(store),
+      ...serviceRoutes(store, opts.now),
       ...auditRoutes(store),
     ]),
   });

@@ -25,7 +25,7 @@ function serviceOf(name: string, body: ServiceBody): Service {
 const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$/;
 
 /** `{version, host, port, maintenancePort?, ttlSeconds?}` of a host registration, checked by hand (four fields). */
-function hostBody(body: Record<string, unknown>, service: Service): HostRegistration {
+function hostBody(body: Record<string, unknown>, service: Service, now: number): HostRegistration {
   const bad = (field: string, why: string) => errors.badRequest(`body field "${field}" ${why}`);
   const version = normalizeVersion(String(body['version'] ?? ''));
   if (version === null || !Object.keys(service.versions).some((v) => normalizeVersion(v) === version)) {
@@ -44,11 +44,11 @@ function hostBody(body: Record<string, unknown>, service: Service): HostRegistra
   for (const k of Object.keys(body)) {
     if (!['version', 'host', 'port', 'maintenancePort', 'ttlSeconds'].includes(k)) throw bad(k, 'is not a known field');
   }
-  return { service: service.name, version, host, port, ...(mp !== undefined ? { maintenancePort: mp as number } : {}), expiresAt: Date.now() + ttl * 1000 };
+  return { service: service.name, version, host, port, ...(mp !== undefined ? { maintenancePort: mp as number } : {}), expiresAt: now + ttl * 1000 };
 }
 
 /** /services: the services the gateway routes to (running instances register their hosts themselves). */
-export function serviceRoutes(store: Store): Route[] {
+export function serviceRoutes(store: Store, now: () => number = Date.now): Route[] {
   return [
     // Heartbeat: a running instance (re)registers its host; it leaves the routing table when it
     // stops renewing (ttlSeconds, default 30) and the gateway routes only to hosts whose
@@ -58,7 +58,7 @@ export function serviceRoutes(store: Store): Route[] {
       '/services/:name/hosts',
       async (call) => {
         const found = await readDoc(store, 'service', call.req.params['name']!);
-        const reg = hostBody(call.req.body, found.doc);
+        const reg = hostBody(call.req.body, found.doc, now());
         await store.registerHost(reg);
         return ok(reg);
       },
@@ -73,6 +73,7 @@ export function serviceRoutes(store: Store): Route[] {
         const reg = hostBody(
           { version: call.req.params['version'], host: call.req.params['host'], port: Number(call.req.params['port']) },
           found.doc,
+          now(),
         );
         await store.unregisterHost(reg);
         return ok(true);

@@ -67,7 +67,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   ];
   const store = new FileStore(dataDir, seed);
   await store.open();
-  const sync = await new RegistrySync(store, { env: config.env }).start();
+  const sync = await new RegistrySync(store, { env: config.env, ...(opts.clock ? { now: opts.clock } : {}) }).start();
   const users = opts.auth ? new UserCache(store, 1000) : null;
   const legacyTokens = opts.auth ? new DocCache(store, 'legacyToken', 1000) : null;
   const keys = new KeyCache(store, config.env, 1000);
