@@ -34,14 +34,17 @@ export function productRoutes(store: Store): Route[] {
       const body = checkBody(bodies.productCreate, call.req.body);
       return { id: body.code, doc: productOf(body.code, body) };
     },
-    async replace(call, current, code) {
+    replaceBody(call, code) {
       const body = checkBody(bodies.productReplace, call.req.body);
       sameId('code', body.code, code);
+      return body;
+    },
+    async replace(body, current, code) {
       const next = productOf(code, body);
       await checkDroppedPackages(store, current, next);
       return next;
     },
-    async patch(_call, current, patch, code) {
+    async patch(current, patch, code) {
       const body = checkBody(bodies.productReplace, applyMergePatch(current, patch));
       sameId('code', body.code, code);
       const next = productOf(code, body);

@@ -12,7 +12,7 @@ import { byString, docReply, page, patchRoute, route, type Call } from './reques
  * with paging, ETag and If-Match, the read-modify-write loop and the audit entry — are the same
  * for every resource and written once, in `resourceRoutes`.
  */
-export interface ResourceSpec<K extends AdminKind> {
+export interface ResourceSpec<K extends AdminKind, B = unknown> {
   readonly kind: K;
   /** `/products`; a document is at `/products/:<param>`. */
   readonly collection: string;
@@ -23,15 +23,19 @@ export interface ResourceSpec<K extends AdminKind> {
   view?(doc: DocByKind[K]): unknown;
   /** From a POST: the new document and its id. Throws a 400/409 to refuse. */
   create(call: Call): Promise<{ id: string; doc: DocByKind[K] }> | { id: string; doc: DocByKind[K] };
+  /** A PUT's body, checked before the document is read (a bad body is a 400 whatever is stored). */
+  replaceBody(call: Call, id: string): B;
   /** From a PUT: the next document, given the stored one. */
-  replace(call: Call, current: DocByKind[K], id: string): Promise<DocByKind[K]> | DocByKind[K];
+  replace(body: B, current: DocByKind[K], id: string): Promise<DocByKind[K]> | DocByKind[K];
+  /** What a PATCH may never hold, checked before the document is read. */
+  patchPrecheck?(patch: Record<string, unknown>): void;
   /** From a PATCH (a JSON merge patch): the next document, given the stored one. */
-  patch(call: Call, current: DocByKind[K], patch: Record<string, unknown>, id: string): Promise<DocByKind[K]> | DocByKind[K];
+  patch(current: DocByKind[K], patch: Record<string, unknown>, id: string): Promise<DocByKind[K]> | DocByKind[K];
   /** Refuses a delete (409 when still in use); default: allowed. */
   beforeDelete?(current: DocByKind[K], id: string): Promise<void> | void;
 }
 
-export function resourceRoutes<K extends AdminKind>(store: Store, spec: ResourceSpec<K>): Route[] {
+export function resourceRoutes<K extends AdminKind, B>(store: Store, spec: ResourceSpec<K, B>): Route[] {
   const { kind, collection, param } = spec;
   const one = `${collection}/:${param}`;
   const view = spec.view ?? ((doc: DocByKind[K]) => doc);
@@ -65,7 +69,8 @@ export function resourceRoutes<K extends AdminKind>(store: Store, spec: Resource
       one,
       async (call) => {
         const id = idOf(call);
-        const w = await updateDoc(store, kind, id, call.ifMatch, (current) => spec.replace(call, current, id));
+        const body = spec.replaceBody(call, id);
+        const w = await updateDoc(store, kind, id, call.ifMatch, (current) => spec.replace(body, current, id));
         await audit(store, call, 'replace', { resource: kind, resourceId: id, before: w.before, after: w.after });
         return docReply(view(w.doc), w.after!);
       },
@@ -74,7 +79,8 @@ export function resourceRoutes<K extends AdminKind>(store: Store, spec: Resource
 
     patchRoute(one, async (call, patch) => {
       const id = idOf(call);
-      const w = await updateDoc(store, kind, id, call.ifMatch, (current) => spec.patch(call, current, patch, id));
+      spec.patchPrecheck?.(patch);
+      const w = await updateDoc(store, kind, id, call.ifMatch, (current) => spec.patch(current, patch, id));
       await audit(store, call, 'patch', { resource: kind, resourceId: id, before: w.before, after: w.after });
       return docReply(view(w.doc), w.after!);
     }),

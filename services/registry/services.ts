@@ -88,12 +88,13 @@ export function serviceRoutes(store: Store, now: () => number = Date.now): Route
         const body = checkBody(bodies.serviceCreate, call.req.body);
         return { id: body.name, doc: serviceOf(body.name, body) };
       },
-      replace(call, _current, name) {
+      replaceBody(call, name) {
         const body = checkBody(bodies.serviceReplace, call.req.body);
         sameId('name', body.name, name);
-        return serviceOf(name, body);
+        return body;
       },
-      patch(_call, current, patch, name) {
+      replace: (body, _current, name) => serviceOf(name, body),
+      patch(current, patch, name) {
         const body = checkBody(bodies.serviceReplace, applyMergePatch(current, patch));
         sameId('name', body.name, name);
         return serviceOf(name, body);

@@ -70,15 +70,18 @@ export function tenantRoutes(store: Store): Route[] {
       if ((await store.list('tenant')).some((t) => t.doc.code === body.code)) throw errors.exists(`A tenant with code "${body.code}"`);
       return { id, doc: tenantOf(id, body.code, body, body.oauth, []) };
     },
-    replace(call, current, id) {
+    replaceBody(call, id) {
       refuseApplications(call.req.body);
       const body = checkBody(bodies.tenantReplace, call.req.body);
       sameId('id', body.id, id);
+      return body;
+    },
+    replace(body, current, id) {
       sameId('code', body.code, current.code);
       return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, false), current.applications);
     },
-    patch(_call, current, patch, id) {
-      refuseApplications(patch);
+    patchPrecheck: refuseApplications,
+    patch(current, patch, id) {
       const removeSecret = patch['oauth'] === null || (isObject(patch['oauth']) && patch['oauth']['secret'] === null);
       const body = checkBody(bodies.tenantReplace, applyMergePatch(patchBase(current), patch));
       sameId('id', body.id, id);
