@@ -5,44 +5,7 @@ import t from 'tap';
 import type { SeedDoc } from '../../registry/control/seed.js';
 import { FileStore } from '../../registry/control/store/file.js';
 import { ConflictError, type ChangeEvent } from '../../registry/control/store/types.js';
-import type { Product, Service, Tenant } from '../../registry/view/types.js';
-
-function product(): Product {
-  return {
-    code: 'PROD1',
-    name: 'Product one',
-    packages: [{ code: 'PROD1_PCK1', name: 'one', acl: { dev: { example03: { '1': { access: false } } } } }],
-  };
-}
-
-function tenant(id = 't1'): Tenant {
-  return {
-    id,
-    code: 'TNT1',
-    name: 'Client One',
-    type: 'client',
-    applications: [
-      {
-        appId: 'app1',
-        product: 'PROD1',
-        package: 'PROD1_PCK1',
-        keys: [{ key: '0123456789abcdef0123456789abcdef', extKeys: [{ keyHash: 'a'.repeat(64), env: 'dev' }] }],
-      },
-    ],
-  };
-}
-
-function service(name = 'example03', port = 4023): Service {
-  return { name, port, versions: { '1': { extKeyRequired: true } } };
-}
-
-function seed(): SeedDoc[] {
-  return [
-    { kind: 'product', doc: product(), origin: 'test: products[0]' },
-    { kind: 'tenant', doc: tenant(), origin: 'test: tenants[0]' },
-    { kind: 'service', doc: service(), origin: 'test: services[0]' },
-  ];
-}
+import { seed, service, tenant } from './store-contract.js';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));

@@ -3,8 +3,8 @@ import t from 'tap';
 import type { SeedDoc } from '../../registry/control/seed.js';
 import { RedisStore, type RedisStoreOptions } from '../../registry/control/store/redis.js';
 import { ConflictError, StoreUnavailableError, type ChangeEvent } from '../../registry/control/store/types.js';
-import type { Product, Service, Tenant } from '../../registry/view/types.js';
 import { startRedis, uniquePrefix } from '../helpers/redis.js';
+import { seed, service, tenant } from './store-contract.js';
 
 /*
  * What only the Redis store does (the shared contract is test/registry/store-contract.ts), against
@@ -23,43 +23,6 @@ process.on('unhandledRejection', (reason) => unhandled.push(reason));
 
 function storeUrl(prefix: string): string {
   return `${redis.url}?prefix=${prefix}`;
-}
-
-function product(): Product {
-  return {
-    code: 'PROD1',
-    name: 'Product one',
-    packages: [{ code: 'PROD1_PCK1', name: 'one', acl: { dev: { example03: { '1': { access: false } } } } }],
-  };
-}
-
-function tenant(id = 't1', hashes: string[] = ['a'.repeat(64)]): Tenant {
-  return {
-    id,
-    code: 'TNT1',
-    name: 'Client One',
-    type: 'client',
-    applications: [
-      {
-        appId: 'app1',
-        product: 'PROD1',
-        package: 'PROD1_PCK1',
-        keys: [{ key: '0123456789abcdef0123456789abcdef', extKeys: hashes.map((keyHash) => ({ keyHash, env: 'dev' })) }],
-      },
-    ],
-  };
-}
-
-function service(name = 'example03', port = 4023): Service {
-  return { name, port, versions: { '1': { extKeyRequired: true } } };
-}
-
-function seed(): SeedDoc[] {
-  return [
-    { kind: 'product', doc: product(), origin: 'test: products[0]' },
-    { kind: 'tenant', doc: tenant(), origin: 'test: tenants[0]' },
-    { kind: 'service', doc: service(), origin: 'test: services[0]' },
-  ];
 }
 
 async function opened(t: Test, prefix: string, opts: Partial<RedisStoreOptions> = {}): Promise<RedisStore> {
