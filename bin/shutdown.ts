@@ -1,8 +1,10 @@
 import { errorFields, type Log } from './log.js';
 
 /**
- * On SIGINT or SIGTERM (the first one only): log, run `close`, exit 0 — or 1, logged, when
- * closing fails.
+ * On SIGINT or SIGTERM (the first one only): log, run `close` (the gateway drains: in-flight
+ * requests finish within gateway.drainSeconds), exit 0 — or 1, logged, when closing fails.
+ * SIGHUP is ignored, and says so: the config is read at start-up, a restart applies a change (it
+ * used to kill the process).
  */
 export function onShutdown(log: Log, close: () => Promise<void>): void {
   let closing = false;
@@ -20,4 +22,5 @@ export function onShutdown(log: Log, close: () => Promise<void>): void {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => log('info', 'SIGHUP ignored: the config is read at start-up; restart to apply a change', { pid: process.pid }));
 }

@@ -117,7 +117,10 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
     gateway,
     ports: { ...ports, services: Object.fromEntries(services.map((s) => [s.running.name, s.running.port])) },
     async close() {
-      await gateway?.close();
+      if (gateway !== null) {
+        const { cut } = await gateway.drain(config.gateway.drainSeconds * 1000);
+        if (cut > 0) log('warn', 'drain deadline passed: connections cut', { cut, drainSeconds: config.gateway.drainSeconds });
+      }
       for (const s of services) {
         // A shared registry must not keep routing to a host that is gone.
         await store.unregisterHost(hostOf(s.running, s.version)).catch(() => undefined);

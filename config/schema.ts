@@ -14,6 +14,8 @@ export interface Config {
     trustedProxies: string[];
     /** Bytes; SOAJS_MAX_INJECT_HEADER_SIZE. */
     maxInjectHeaderBytes: number;
+    /** On SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cut, seconds. */
+    drainSeconds: number;
   };
   security: {
     /**
@@ -106,7 +108,7 @@ export const configSchema: JSONSchemaType<Config> = {
     gateway: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'maintenancePort', 'maintenanceHost', 'trustedProxies', 'maxInjectHeaderBytes'],
+      required: ['host', 'port', 'maintenancePort', 'maintenanceHost', 'trustedProxies', 'maxInjectHeaderBytes', 'drainSeconds'],
       default: filledByDefaults,
       properties: {
         host: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'address the gateway binds' },
@@ -115,6 +117,7 @@ export const configSchema: JSONSchemaType<Config> = {
         maintenanceHost: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'address the maintenance port binds' },
         trustedProxies: { type: 'array', items: { type: 'string' }, default: [], description: 'CIDRs whose X-Forwarded-For is trusted' },
         maxInjectHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 65536, description: 'largest soajsinjectobj header' },
+        drainSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 30, description: 'graceful drain deadline' },
       },
     },
     security: {
@@ -264,6 +267,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_PORT: 'gateway.port',
   TESSERA_MAINTENANCE_PORT: 'gateway.maintenancePort',
   TESSERA_MAINTENANCE_HOST: 'gateway.maintenanceHost',
+  TESSERA_DRAIN_SECONDS: 'gateway.drainSeconds',
   TESSERA_INJECT_SECRET: 'security.injectSecret',
   TESSERA_OWNER_TENANT: 'security.ownerTenant',
   TESSERA_TRUSTED_PROXIES: 'gateway.trustedProxies',

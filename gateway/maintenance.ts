@@ -9,11 +9,11 @@ function answer(route: string | undefined, data?: unknown): string {
 }
 
 /**
- * The maintenance port (SOAJS's port + 1000): `/heartbeat` and `/awarenessStat`. Read-only by
+ * The maintenance port (SOAJS's port + 1000): `/heartbeat`, `/readyz` (503 while draining) and `/awarenessStat`. Read-only by
  * construction: it lists every upstream, so it binds loopback by default
  * (`gateway.maintenanceHost`) and answers nothing but GET and HEAD.
  */
-export function createMaintenanceServer(deps: { holder: SnapshotHolder; balancer: Balancer; decisions: DecisionMemo }): Server {
+export function createMaintenanceServer(deps: { holder: SnapshotHolder; balancer: Balancer; decisions: DecisionMemo; ready: () => boolean }): Server {
   return createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0];
     const fail = (status: number, headers: Record<string, string> = {}) => {
@@ -23,6 +23,11 @@ export function createMaintenanceServer(deps: { holder: SnapshotHolder; balancer
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, { [HEADERS.ALLOW]: 'GET, HEAD' });
     let body: string;
     if (route === '/heartbeat') body = answer(route);
+    else if (route === '/readyz') {
+      // Not ready once draining: a load balancer stops sending new connections while in-flight ones finish.
+      if (!deps.ready()) return fail(503);
+      body = answer(route);
+    }
     else if (route === '/awarenessStat') {
       const m = process.memoryUsage();
       body = answer(route, {

@@ -43,6 +43,12 @@ export interface Gateway {
   readonly maintenance: Server;
   readonly balancer: Balancer;
   listen(): Promise<{ port: number; maintenancePort: number }>;
+  /**
+   * Graceful drain: stop accepting, answer not-ready, let in-flight requests finish (their
+   * connections close after the answer) for up to `deadlineMs`, then cut what is left and close.
+   * Resolves with how many connections had to be cut.
+   */
+  drain(deadlineMs: number): Promise<{ cut: number }>;
   close(): Promise<void>;
 }
 
@@ -75,9 +81,15 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   const decisions = new DecisionMemo(deps.keys, deps.authenticator ?? null, deps.now);
 
   const finish = (ctx: RequestContext, status: number, err: unknown) => deps.onResponse?.(ctx, status, err);
+  /** Set by drain(): answers say Connection: close, /readyz says 503. */
+  let draining = false;
   const hooks: ProxyHooks = {
     deny: respond.deny,
-    decorate: (ctx, headers) => respond.decorate(ctx.headers.origin, headers),
+    decorate: (ctx, headers) => {
+      // An answer that started before the drain is still its connection's last.
+      if (draining) ctx.res.shouldKeepAlive = false;
+      respond.decorate(ctx.headers.origin, headers);
+    },
     unreachable: (u) => balancer.markDown(u),
     done: finish,
     catchUp: (version) => deps.holder.catchUp(version, CATCH_UP_TIMEOUT_MS),
@@ -126,6 +138,8 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Draining: this answer is the connection's last (node then sends Connection: close).
+    if (draining) res.shouldKeepAlive = false;
     let ctx: RequestContext;
     try {
       ctx = new RequestContext(req, res, deps.holder.current());
@@ -153,7 +167,33 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     const body = ERRORS.BAD_PATH.body;
     socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body.toString()}`);
   });
-  const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions });
+  const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining });
+  const connections = new Set<import('node:net').Socket>();
+  server.on('connection', (socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+
+  let serverClosed: Promise<unknown> | null = null;
+  /** Stops accepting (once): resolves when the last connection has gone. */
+  function stopAccepting(): Promise<unknown> {
+    if (serverClosed === null) {
+      serverClosed = once(server, 'close');
+      server.close();
+    }
+    return serverClosed;
+  }
+
+  async function closeRest(): Promise<void> {
+    balancer.stop();
+    const closing = [stopAccepting(), once(maintenance, 'close')];
+    maintenance.close();
+    server.closeAllConnections();
+    maintenance.closeAllConnections();
+    await Promise.all(closing);
+    await pools.close();
+    if (!deps.dispatcher) await dispatcher.close();
+  }
 
   return {
     server,
@@ -171,16 +211,20 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       balancer.start(deps.holder, config.timeouts.healthCheckSeconds * 1000);
       return { port: awareness.port, maintenancePort: (maintenance.address() as AddressInfo).port };
     },
-    async close() {
-      balancer.stop();
-      const closing = [once(server, 'close'), once(maintenance, 'close')];
-      server.close();
-      maintenance.close();
-      server.closeAllConnections();
-      maintenance.closeAllConnections();
-      await Promise.all(closing);
-      await pools.close();
-      if (!deps.dispatcher) await dispatcher.close();
+    async drain(deadlineMs) {
+      draining = true;
+      // No new connections; idle keep-alive ones close now, busy ones after their answer.
+      void stopAccepting();
+      server.closeIdleConnections();
+      const deadline = Date.now() + deadlineMs;
+      while (connections.size > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        server.closeIdleConnections();
+      }
+      const cut = connections.size;
+      await closeRest();
+      return { cut };
     },
+    close: closeRest,
   };
 }
