@@ -16,6 +16,14 @@ export interface Config {
     maxInjectHeaderBytes: number;
     /** On SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cut, seconds. */
     drainSeconds: number;
+    /** Request line and headers together, bytes: more is 431 (code 182). */
+    maxHeaderBytes: number;
+    /** The request target, bytes: more is 414 (code 183). */
+    maxUrlBytes: number;
+    /** Header fields: more is 431 (code 184), never a silent drop. */
+    maxHeaderCount: number;
+    /** A client must have sent its whole request head within this, seconds (slowloris): else 408 (code 185). */
+    headersTimeoutSeconds: number;
   };
   security: {
     /**
@@ -108,7 +116,19 @@ export const configSchema: JSONSchemaType<Config> = {
     gateway: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'maintenancePort', 'maintenanceHost', 'trustedProxies', 'maxInjectHeaderBytes', 'drainSeconds'],
+      required: [
+        'host',
+        'port',
+        'maintenancePort',
+        'maintenanceHost',
+        'trustedProxies',
+        'maxInjectHeaderBytes',
+        'drainSeconds',
+        'maxHeaderBytes',
+        'maxUrlBytes',
+        'maxHeaderCount',
+        'headersTimeoutSeconds',
+      ],
       default: filledByDefaults,
       properties: {
         host: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'address the gateway binds' },
@@ -118,6 +138,10 @@ export const configSchema: JSONSchemaType<Config> = {
         trustedProxies: { type: 'array', items: { type: 'string' }, default: [], description: 'CIDRs whose X-Forwarded-For is trusted' },
         maxInjectHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 65536, description: 'largest soajsinjectobj header' },
         drainSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 30, description: 'graceful drain deadline' },
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 16384, description: 'request line + headers' },
+        maxUrlBytes: { type: 'integer', minimum: 256, maximum: 1048576, default: 8192, description: 'request target' },
+        maxHeaderCount: { type: 'integer', minimum: 8, maximum: 10000, default: 100, description: 'header fields' },
+        headersTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'time to send the request head' },
       },
     },
     security: {
@@ -268,6 +292,10 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_MAINTENANCE_PORT: 'gateway.maintenancePort',
   TESSERA_MAINTENANCE_HOST: 'gateway.maintenanceHost',
   TESSERA_DRAIN_SECONDS: 'gateway.drainSeconds',
+  TESSERA_MAX_HEADER_BYTES: 'gateway.maxHeaderBytes',
+  TESSERA_MAX_URL_BYTES: 'gateway.maxUrlBytes',
+  TESSERA_MAX_HEADER_COUNT: 'gateway.maxHeaderCount',
+  TESSERA_HEADERS_TIMEOUT: 'gateway.headersTimeoutSeconds',
   TESSERA_INJECT_SECRET: 'security.injectSecret',
   TESSERA_OWNER_TENANT: 'security.ownerTenant',
   TESSERA_TRUSTED_PROXIES: 'gateway.trustedProxies',

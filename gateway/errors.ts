@@ -56,6 +56,10 @@ export const ERRORS = Object.freeze({
   TOKEN_EXPIRED: def('GW_TOKEN_EXPIRED', 401, 401, 'The access token provided has expired.'),
   // Tessera
   BAD_PATH: def('GW_BAD_PATH', 180, 400, 'Malformed request path.'),
+  HEADERS_TOO_LARGE: def('GW_HEADERS_TOO_LARGE', 182, 431, 'Request header fields too large.'),
+  URL_TOO_LONG: def('GW_URL_TOO_LONG', 183, 414, 'Request URL too long.'),
+  TOO_MANY_HEADERS: def('GW_TOO_MANY_HEADERS', 184, 431, 'Too many request header fields.'),
+  REQUEST_TIMEOUT: def('GW_REQUEST_TIMEOUT', 185, 408, 'The request was not received in time.'),
   REGISTRY_UNAVAILABLE: def('GW_REGISTRY_UNAVAILABLE', 181, 503, 'The registry is unavailable; try again shortly.'),
 } satisfies Record<string, Denial>);
 

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
@@ -52,12 +52,24 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** What a request node could not parse is answered: its limits by their own codes, the rest 400. */
+function clientErrorDenial(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxUrlBytes: number): Denial {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT') return ERRORS.REQUEST_TIMEOUT;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    // The request line alone past the URL limit: the URL is what is too long.
+    const line = err.rawPacket?.indexOf('\r\n') ?? -1;
+    return line === -1 || line > maxUrlBytes + 16 ? ERRORS.URL_TOO_LONG : ERRORS.HEADERS_TOO_LARGE;
+  }
+  return ERRORS.BAD_PATH;
+}
+
 /**
  * The gateway's data plane: accepts a request and hands it on, in one direction —
  * decide stages (or the connection's kept decision) → every-request stages → forward → respond.
  * It reads a snapshot, never a store.
  */
 export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gateway {
+  const limits = config.gateway;
   // Health probes only: proxied requests go through one Pool per upstream origin.
   const dispatcher = deps.dispatcher ?? new Agent({ connect: { timeout: config.timeouts.connectSeconds * 1000 } });
   const pools = new PoolSet({
@@ -137,7 +149,18 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     proxyRequest(ctx, upstream, proxyOpts);
   }
 
+  const maxRawHeaders = limits.maxHeaderCount * 2;
+  const maxUrl = limits.maxUrlBytes;
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Limits of the request itself, before any decision (a kept one compares no header count).
+    if (req.rawHeaders.length > maxRawHeaders || (req.url !== undefined && req.url.length > maxUrl)) {
+      res.shouldKeepAlive = false;
+      const d = req.rawHeaders.length > maxRawHeaders ? ERRORS.TOO_MANY_HEADERS : ERRORS.URL_TOO_LONG;
+      res.writeHead(d.status, respond.decorate(req.headers.origin, ['content-type', 'application/json', 'content-length', String(d.body.length)]));
+      res.end(d.body);
+      return;
+    }
     // Draining: this answer is the connection's last (node then sends Connection: close).
     if (draining) res.shouldKeepAlive = false;
     let ctx: RequestContext;
@@ -155,17 +178,31 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
 
   // requestTimeout bounds a whole request, body included: a client trickling an upload must not
   // hold one of the upstream pool's connections forever.
+  // node answers what breaks its own limits through 'clientError'. The request line counts into
+  // maxHeaderSize: an overflow whose first line is past maxUrlBytes is a URL too long, and a URL
+  // past maxUrlBytes that still fits is caught in onRequest.
+  const headerLimit = limits.maxHeaderBytes;
   const server = createServer(
-    { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: config.timeouts.clientRequestSeconds * 1000 },
+    {
+      keepAliveTimeout: 65_000,
+      // Never longer than the whole request may take (node refuses that with a RangeError).
+      headersTimeout: Math.min(limits.headersTimeoutSeconds, config.timeouts.clientRequestSeconds) * 1000,
+      requestTimeout: config.timeouts.clientRequestSeconds * 1000,
+      // How often node looks for clients past those timeouts (default 30 s: a slowloris got ~89 s).
+      connectionsCheckingInterval: 1000,
+      maxHeaderSize: headerLimit,
+    },
     onRequest,
   );
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  // One more than allowed, so that "too many" is seen instead of silently dropped.
+  server.maxHeadersCount = limits.maxHeaderCount + 1;
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    const body = ERRORS.BAD_PATH.body;
-    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body.toString()}`);
+    const d = clientErrorDenial(err, limits.maxUrlBytes);
+    socket.end(`HTTP/1.1 ${d.status} ${STATUS_CODES[d.status]}\r\ncontent-type: application/json\r\ncontent-length: ${d.body.length}\r\nconnection: close\r\n\r\n${d.body.toString()}`);
   });
   const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining });
   const connections = new Set<import('node:net').Socket>();
