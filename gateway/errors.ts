@@ -60,6 +60,8 @@ export const ERRORS = Object.freeze({
   URL_TOO_LONG: def('GW_URL_TOO_LONG', 183, 414, 'Request URL too long.'),
   TOO_MANY_HEADERS: def('GW_TOO_MANY_HEADERS', 184, 431, 'Too many request header fields.'),
   REQUEST_TIMEOUT: def('GW_REQUEST_TIMEOUT', 185, 408, 'The request was not received in time.'),
+  BAD_HOST: def('GW_BAD_HOST', 186, 400, 'A request must carry exactly one Host header.'),
+  METHOD_NOT_ALLOWED: def('GW_METHOD_NOT_ALLOWED', 187, 405, 'The gateway is no tunnel: CONNECT is not allowed.'),
   REGISTRY_UNAVAILABLE: def('GW_REGISTRY_UNAVAILABLE', 181, 503, 'The registry is unavailable; try again shortly.'),
 } satisfies Record<string, Denial>);
 

@@ -154,9 +154,10 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     // Limits of the request itself, before any decision (a kept one compares no header count).
-    if (req.rawHeaders.length > maxRawHeaders || (req.url !== undefined && req.url.length > maxUrl)) {
+    const host = req.headers.host;
+    if (req.rawHeaders.length > maxRawHeaders || (req.url !== undefined && req.url.length > maxUrl) || (host !== undefined && host.includes(','))) {
       res.shouldKeepAlive = false;
-      const d = req.rawHeaders.length > maxRawHeaders ? ERRORS.TOO_MANY_HEADERS : ERRORS.URL_TOO_LONG;
+      const d = req.rawHeaders.length > maxRawHeaders ? ERRORS.TOO_MANY_HEADERS : host?.includes(',') ? ERRORS.BAD_HOST : ERRORS.URL_TOO_LONG;
       res.writeHead(d.status, respond.decorate(req.headers.origin, ['content-type', 'application/json', 'content-length', String(d.body.length)]));
       res.end(d.body);
       return;
@@ -191,9 +192,17 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       // How often node looks for clients past those timeouts (default 30 s: a slowloris got ~89 s).
       connectionsCheckingInterval: 1000,
       maxHeaderSize: headerLimit,
+      // Repeats are joined (RFC 9110 §5.3) instead of the first one silently winning: two Host
+      // headers become one with a comma (refused below), two keys or tokens one that fails.
+      joinDuplicateHeaders: true,
     },
     onRequest,
   );
+  // CONNECT would make the gateway a tunnel past every stage: refused with an answer, not a silent close.
+  server.on('connect', (_req: IncomingMessage, socket: import('node:net').Socket) => {
+    const d = ERRORS.METHOD_NOT_ALLOWED;
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${d.body.length}\r\nconnection: close\r\n\r\n${d.body.toString()}`);
+  });
   // One more than allowed, so that "too many" is seen instead of silently dropped.
   server.maxHeadersCount = limits.maxHeaderCount + 1;
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {

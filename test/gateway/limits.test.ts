@@ -58,3 +58,14 @@ t.test('a clientRequestSeconds below 60 starts (it used to stop start-up with a 
   t.teardown(() => gw.close());
   t.equal((await fetch(`${gw.url}/`)).status, 200);
 });
+
+t.test('two Host headers: 400/186; CONNECT: 405/187 — answered, never a silent close', async (t) => {
+  const gw = await startTestGateway();
+  t.teardown(() => gw.close());
+  const twoHosts = await raw(gw.port, 'GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n');
+  t.match(twoHosts, { status: 400, code: 186, closed: true });
+  const oneHost = await raw(gw.port, 'GET / HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n');
+  t.equal(oneHost.status, 200);
+  const tunnel = await raw(gw.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  t.match(tunnel, { status: 405, code: 187, closed: true });
+});
