@@ -18,3 +18,13 @@ export function queryParam(query: string, name: string): string | undefined | nu
   }
   return undefined;
 }
+
+/**
+ * A raw query without every `name=…` parameter (and a bare `name`), the rest as sent; '' when
+ * nothing is left. Most queries do not mention it: answered without splitting.
+ */
+export function dropParam(query: string, name: string): string {
+  if (query === '' || !query.includes(name)) return query;
+  const kept = query.split('&').filter((p) => p !== name && !p.startsWith(`${name}=`));
+  return kept.join('&');
+}

@@ -1,5 +1,7 @@
 import type { RequestContext } from '../context.js';
 import { BUILTIN_ANSWERS, ERRORS, type Denial } from '../errors.js';
+import { HEADERS } from '../headers.js';
+import { dropParam } from '../query.js';
 import type { Stage } from '../stage.js';
 import { normalizeVersion } from '../../registry/view/version.js';
 
@@ -84,7 +86,10 @@ export function createUrlStage(opts: { cors: boolean } = { cors: true }): Stage 
       // Tessera strips a trailing slash always: SOAJS only did with a query string, so `/user/`
       // missed the ACL entry `/user` and fell through as an unlisted (public) API.
       ctx.aclPath = rest.length > 1 && rest.endsWith('/') ? rest.slice(0, -1) : rest;
-      ctx.upstreamPath = ctx.query === '' ? rest : `${rest}?${ctx.query}`;
+      // The ext key is the gateway's business and a secret: it never reaches a service's URL (or its
+      // logs), whichever key decided (SOAJS forwarded `?key=`, another tenant's one included).
+      const upstreamQuery = dropParam(ctx.query, HEADERS.KEY);
+      ctx.upstreamPath = upstreamQuery === '' ? rest : `${rest}?${upstreamQuery}`;
       return null;
     },
   };

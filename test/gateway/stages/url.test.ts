@@ -110,3 +110,25 @@ t.test('url stage: the built-in answers come first — a CORS preflight, the fav
   t.equal(url.run(contextFor(snap, { method: 'POST', url: '/favicon.ico' })), ERRORS.UNKNOWN_SERVICE, 'only a GET is the favicon');
   t.equal(createUrlStage({ cors: false }).run(contextFor(snap, { method: 'OPTIONS', url: '/svc/x' })), ERRORS.UNKNOWN_SERVICE, 'without CORS an OPTIONS is a request like any other');
 });
+
+t.test('url stage: the ext key never reaches the upstream URL; the rest of the query does, as sent', async (t) => {
+  const { createUrlStage } = await import('../../../gateway/stages/url.js');
+  const { dropParam } = await import('../../../gateway/query.js');
+  const { contextFor, snapshotOf } = await import('../../helpers/stage-context.js');
+  const snap = snapshotOf({ services: [{ name: 'svc', port: 1, versions: { '1': { extKeyRequired: false } } }] });
+  const url = createUrlStage();
+  for (const [sent, upstream] of [
+    ['/svc/x?key=abc', '/x'],
+    ['/svc/x?a=1&key=abc&b=2', '/x?a=1&b=2'],
+    ['/svc/x?key=abc&key=def', '/x'],
+    ['/svc/x?monkey=1&keyring=2', '/x?monkey=1&keyring=2'],
+    ['/svc/x?a=%20&b', '/x?a=%20&b'],
+  ] as const) {
+    const ctx = contextFor(snap, { url: sent });
+    t.equal(url.run(ctx), null);
+    t.equal(ctx.upstreamPath, upstream, `${sent} → ${upstream}`);
+    t.equal(ctx.query, sent.slice(sent.indexOf('?') + 1), 'the key stage still reads the query as sent');
+  }
+  t.equal(dropParam('key', 'key'), '');
+  t.equal(dropParam('', 'key'), '');
+});
