@@ -28,6 +28,8 @@ export class RegistrySync implements SnapshotHolder {
   #snapshot: Snapshot | null = null;
   /** Registry version this gateway is current with: the snapshot's, or later when only cached kinds changed since. */
   #current = 0;
+  /** The newest change to a cached kind (tenant, user, token) seen on the feed. */
+  #seenCached = 0;
   #pending = false;
   #building: Promise<void> | null = null;
   #unsubscribe: (() => void) | null = null;
@@ -46,7 +48,8 @@ export class RegistrySync implements SnapshotHolder {
     this.#armExpiry();
     this.#unsubscribe = this.store.onChange((e) => {
       if (SNAPSHOT_KINDS.has(e.kind)) this.#schedule();
-      else if (this.#building === null && e.version > this.#current) {
+      else if (e.version > this.#seenCached) this.#seenCached = e.version;
+      if (!SNAPSHOT_KINDS.has(e.kind) && this.#building === null && e.version > this.#current) {
         // A tenant/user/token change: the caches evicted themselves; the snapshot is still current.
         this.#current = e.version;
         this.#release();
@@ -136,6 +139,10 @@ export class RegistrySync implements SnapshotHolder {
         if (this.#snapshot === null || snap.version >= this.#snapshot.version) {
           this.#snapshot = snap;
           if (snap.version > this.#current) this.#current = snap.version;
+          // A cache-only change seen while building (a login's refresh token, a user edit) is as
+          // current as the snapshot: events come in order, so any snapshot change before it is in
+          // this build or has asked for another (pending). Else a waiter could sit out its timeout.
+          if (!this.#pending && this.#seenCached > this.#current) this.#current = this.#seenCached;
           this.#armExpiry();
           this.options.onSwap?.(snap);
         }
