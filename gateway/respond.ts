@@ -1,7 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { RequestContext } from './context.js';
-import { ERRORS, type Denial } from './errors.js';
+import type { Denial } from './errors.js';
 import { HEADERS } from './headers.js';
 import { headerIndex } from './proxy/http.js';
 
@@ -21,8 +22,18 @@ export interface Responder {
   decorate(origin: string | undefined, out: string[]): string[];
   /** A denial from the error table (nothing is written once the response has started). */
   deny(ctx: RequestContext, d: Denial): void;
-  /** No snapshot could be loaded at all (181). */
-  unavailable(req: IncomingMessage, res: ServerResponse): void;
+  /** A denial for a request no context was made for (its own limits, no snapshot at all). */
+  refuse(req: IncomingMessage, res: ServerResponse, d: Denial): void;
+}
+
+/**
+ * A denial written straight on a socket: for what node could not parse into a request (its own
+ * limits) or will not serve as one (CONNECT). The connection closes after it.
+ */
+export function refuseOnSocket(socket: Duplex, d: Denial, extra = ''): void {
+  socket.end(
+    `HTTP/1.1 ${d.status} ${STATUS_CODES[d.status]}\r\n${extra}content-type: application/json\r\ncontent-length: ${d.body.length}\r\nconnection: close\r\n\r\n${d.body.toString()}`,
+  );
 }
 
 export function createResponder(cors: Readonly<Config['cors']>): Responder {
@@ -62,19 +73,17 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
     return out;
   }
 
+  function write(res: ServerResponse, origin: string | undefined, d: Denial): void {
+    if (res.headersSent || res.destroyed) return;
+    // A 204 carries no content headers (RFC 9110 §8.6): a preflight is its CORS headers alone.
+    const headers = d.preflight ? [...preflight] : [HEADERS.CONTENT_TYPE, d.contentType ?? 'application/json', HEADERS.CONTENT_LENGTH, String(d.body.length)];
+    res.writeHead(d.status, decorate(origin, headers));
+    res.end(d.body);
+  }
+
   return {
     decorate,
-    deny(ctx, d) {
-      const res = ctx.res;
-      if (res.headersSent || res.destroyed) return;
-      // A 204 carries no content headers (RFC 9110 §8.6): a preflight is its CORS headers alone.
-      const headers = d.preflight ? [...preflight] : [HEADERS.CONTENT_TYPE, d.contentType ?? 'application/json', HEADERS.CONTENT_LENGTH, String(d.body.length)];
-      res.writeHead(d.status, decorate(ctx.headers.origin, headers));
-      res.end(d.body);
-    },
-    unavailable(req, res) {
-      res.writeHead(ERRORS.REGISTRY_UNAVAILABLE.status, decorate(req.headers.origin, [HEADERS.CONTENT_TYPE, 'application/json']));
-      res.end(ERRORS.REGISTRY_UNAVAILABLE.body);
-    },
+    deny: (ctx, d) => write(ctx.res, ctx.headers.origin, d),
+    refuse: (req, res, d) => write(res, req.headers.origin, d),
   };
 }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
@@ -16,7 +16,7 @@ import { createStages, runPipeline, stagesOf } from './pipeline.js';
 import { Balancer } from './proxy/balancer.js';
 import { proxyRequest, type ProxyHooks } from './proxy/http.js';
 import { PoolSet } from './proxy/pools.js';
-import { createResponder } from './respond.js';
+import { createResponder, refuseOnSocket } from './respond.js';
 import type { Stage } from './stage.js';
 import type { Authenticator } from './authenticator.js';
 
@@ -158,8 +158,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     if (req.rawHeaders.length > maxRawHeaders || (req.url !== undefined && req.url.length > maxUrl) || (host !== undefined && host.includes(','))) {
       res.shouldKeepAlive = false;
       const d = req.rawHeaders.length > maxRawHeaders ? ERRORS.TOO_MANY_HEADERS : host?.includes(',') ? ERRORS.BAD_HOST : ERRORS.URL_TOO_LONG;
-      res.writeHead(d.status, respond.decorate(req.headers.origin, ['content-type', 'application/json', 'content-length', String(d.body.length)]));
-      res.end(d.body);
+      respond.refuse(req, res, d);
       return;
     }
     // Draining: this answer is the connection's last (node then sends Connection: close).
@@ -169,7 +168,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       ctx = new RequestContext(req, res, deps.holder.current());
     } catch (err) {
       deps.onError?.(err);
-      respond.unavailable(req, res);
+      respond.refuse(req, res, ERRORS.REGISTRY_UNAVAILABLE);
       return;
     }
     ctx.clientIp = clientIp(ctx);
@@ -200,8 +199,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   );
   // CONNECT would make the gateway a tunnel past every stage: refused with an answer, not a silent close.
   server.on('connect', (_req: IncomingMessage, socket: import('node:net').Socket) => {
-    const d = ERRORS.METHOD_NOT_ALLOWED;
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${d.body.length}\r\nconnection: close\r\n\r\n${d.body.toString()}`);
+    refuseOnSocket(socket, ERRORS.METHOD_NOT_ALLOWED, 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n');
   });
   // One more than allowed, so that "too many" is seen instead of silently dropped.
   server.maxHeadersCount = limits.maxHeaderCount + 1;
@@ -210,8 +208,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       socket.destroy();
       return;
     }
-    const d = clientErrorDenial(err, limits.maxUrlBytes);
-    socket.end(`HTTP/1.1 ${d.status} ${STATUS_CODES[d.status]}\r\ncontent-type: application/json\r\ncontent-length: ${d.body.length}\r\nconnection: close\r\n\r\n${d.body.toString()}`);
+    refuseOnSocket(socket, clientErrorDenial(err, limits.maxUrlBytes));
   });
   const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining });
   const connections = new Set<import('node:net').Socket>();
