@@ -118,8 +118,8 @@ export function alive(pid) {
   }
 }
 
-/** Every process below `root` (from /proc). */
-export function descendants(root) {
+/** Every live process's children by parent pid (from /proc); empty where there is no /proc. */
+function childrenByParent() {
   const byParent = new Map();
   try {
     for (const d of readdirSync('/proc')) {
@@ -134,8 +134,14 @@ export function descendants(root) {
       }
     }
   } catch {
-    return [];
+    // no /proc
   }
+  return byParent;
+}
+
+/** Every process below `root` (from /proc). */
+export function descendants(root) {
+  const byParent = childrenByParent();
   const out = [];
   const walk = (pid) => {
     for (const c of byParent.get(pid) ?? []) {
@@ -177,22 +183,7 @@ export function treeTicks(pids) {
 
 /** Pids whose parent is this harness (from /proc): there must be none once everything is stopped. */
 export function ourChildren() {
-  const out = [];
-  try {
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === HARNESS_PID) out.push(Number(d));
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return out;
+  return childrenByParent().get(HARNESS_PID) ?? [];
 }
 
 export const spawnedPids = [];

@@ -5,7 +5,7 @@ import t from 'tap';
 import type { SeedDoc } from '../../registry/control/seed.js';
 import { FileStore } from '../../registry/control/store/file.js';
 import { ConflictError, type ChangeEvent } from '../../registry/control/store/types.js';
-import { seed, service, tenant } from './store-contract.js';
+import { rejectionOf, seed, service, tenant } from './store-contract.js';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
@@ -29,16 +29,6 @@ interface Persisted {
 
 function persisted(dir: string): Persisted {
   return JSON.parse(readFileSync(join(dir, 'registry.json'), 'utf8')) as Persisted;
-}
-
-/** The rejection reason of p; fails the test when p resolves. */
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('promise resolved');
 }
 
 t.test('open() seeds an empty store and persists registry.json', async (t) => {

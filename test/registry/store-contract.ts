@@ -66,7 +66,7 @@ export function seed(): SeedDoc[] {
 }
 
 /** The rejection reason of p; fails when p resolves. */
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
+export async function rejectionOf(p: Promise<unknown>): Promise<Error> {
   try {
     await p;
   } catch (err) {
