@@ -152,15 +152,15 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   const maxRawHeaders = limits.maxHeaderCount * 2;
   const maxUrl = limits.maxUrlBytes;
 
+  /** The request's own limits, checked before any decision (a kept one compares no header count). */
+  function overLimit(ctx: RequestContext): Denial | null {
+    if (ctx.req.rawHeaders.length > maxRawHeaders) return ERRORS.TOO_MANY_HEADERS;
+    if ((ctx.req.url?.length ?? 0) > maxUrl) return ERRORS.URL_TOO_LONG;
+    if (ctx.headers.host?.includes(',')) return ERRORS.BAD_HOST;
+    return null;
+  }
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    // Limits of the request itself, before any decision (a kept one compares no header count).
-    const host = req.headers.host;
-    if (req.rawHeaders.length > maxRawHeaders || (req.url !== undefined && req.url.length > maxUrl) || (host !== undefined && host.includes(','))) {
-      res.shouldKeepAlive = false;
-      const d = req.rawHeaders.length > maxRawHeaders ? ERRORS.TOO_MANY_HEADERS : host?.includes(',') ? ERRORS.BAD_HOST : ERRORS.URL_TOO_LONG;
-      respond.refuse(req, res, d);
-      return;
-    }
     // Draining: this answer is the connection's last (node then sends Connection: close).
     if (draining) res.shouldKeepAlive = false;
     let ctx: RequestContext;
@@ -169,6 +169,12 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     } catch (err) {
       deps.onError?.(err);
       respond.refuse(req, res, ERRORS.REGISTRY_UNAVAILABLE);
+      return;
+    }
+    const limit = overLimit(ctx);
+    if (limit !== null) {
+      res.shouldKeepAlive = false;
+      respond.deny(ctx, limit);
       return;
     }
     ctx.clientIp = clientIp(ctx);
