@@ -55,7 +55,7 @@ const [{ createUrlStage }, { createKeyStage }, { applyServiceAcl }, { createAuth
     dist('registry/snapshot.js'),
     dist('registry/store/file.js'),
     dist('services/oauth/signing-keys.js'),
-    dist('gateway/proxy/http.js'),
+    dist('gateway/forward/http.js'),
   ]);
 // Older builds have no decision memo: its case then reads n/a.
 const decisionMemo = await dist('gateway/decision-memo.js').catch(() => null);

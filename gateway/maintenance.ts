@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { SnapshotHolder } from '../registry/view/sync.js';
 import type { DecisionMemo } from './decision-memo.js';
 import { HEADERS } from './headers.js';
-import type { Balancer } from './proxy/balancer.js';
+import type { Balancer } from './forward/balancer.js';
 
 function answer(route: string | undefined, data?: unknown): string {
   return JSON.stringify({ result: true, ts: Date.now(), service: { service: 'tessera', type: 'rest', route }, ...(data === undefined ? {} : { data }) });

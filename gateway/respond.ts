@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { RequestContext } from './context.js';
 import type { Denial } from './errors.js';
 import { HEADERS } from './headers.js';
-import { headerIndex } from './proxy/http.js';
+import { headerIndex } from './forward/http.js';
 
 /** An echoed origin must stay in `Vary` whatever the upstream varies on, or shared caches mix origins. */
 function mergeVary(upstream: string, ours: string): string {

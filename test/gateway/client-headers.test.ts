@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ClientHeaders } from '../../gateway/client-headers.js';
 import type { RequestContext } from '../../gateway/context.js';
-import { upstreamHeaders } from '../../gateway/proxy/http.js';
+import { upstreamHeaders } from '../../gateway/forward/http.js';
 import { InjectSigner, signInject } from '../../registry/view/inject-signature.js';
 const SECRET = Buffer.from('a test secret of at least 32 bytes!!');
 
