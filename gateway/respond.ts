@@ -36,6 +36,11 @@ export function refuseOnSocket(socket: Duplex, d: Denial, extra = ''): void {
   );
 }
 
+function bodyAnnounced(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export function createResponder(cors: Readonly<Config['cors']>): Responder {
   // CORS headers are computed once; only an echoed Origin is per request.
   const echoOrigin = cors.origin === '*' && cors.credentials;
@@ -73,8 +78,10 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
     return out;
   }
 
-  function write(res: ServerResponse, origin: string | undefined, d: Denial): void {
+  function write(res: ServerResponse, origin: string | undefined, d: Denial, unreadBody: boolean): void {
     if (res.headersSent || res.destroyed) return;
+    // The rest of the body would be read as the next request: this answer is the connection's last.
+    if (unreadBody) res.shouldKeepAlive = false;
     // A 204 carries no content headers (RFC 9110 §8.6): a preflight is its CORS headers alone.
     const headers = d.preflight ? [...preflight] : [HEADERS.CONTENT_TYPE, d.contentType ?? 'application/json', HEADERS.CONTENT_LENGTH, String(d.body.length)];
     res.writeHead(d.status, decorate(origin, headers));
@@ -83,7 +90,7 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
 
   return {
     decorate,
-    deny: (ctx, d) => write(ctx.res, ctx.headers.origin, d),
-    refuse: (req, res, d) => write(res, req.headers.origin, d),
+    deny: (ctx, d) => write(ctx.res, ctx.headers.origin, d, ctx.headers.hasBody && !ctx.req.complete),
+    refuse: (req, res, d) => write(res, req.headers.origin, d, !req.complete && bodyAnnounced(req)),
   };
 }

@@ -98,8 +98,9 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   const hooks: ProxyHooks = {
     deny: respond.deny,
     decorate: (ctx, headers) => {
-      // An answer that started before the drain is still its connection's last.
-      if (draining) ctx.res.shouldKeepAlive = false;
+      // An answer that started before the drain is still its connection's last; so is one that
+      // came before the whole request body (what is left of it cannot be told from a next request).
+      if (draining || (ctx.headers.hasBody && !ctx.req.complete)) ctx.res.shouldKeepAlive = false;
       respond.decorate(ctx.headers.origin, headers);
     },
     unreachable: (u) => balancer.markDown(u),
