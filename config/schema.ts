@@ -24,6 +24,26 @@ export interface Config {
     maxHeaderCount: number;
     /** A client must have sent its whole request head within this, seconds (slowloris): else 408 (code 185). */
     headersTimeoutSeconds: number;
+    /** A response the client leaves unread (its socket full) this long is cut, and its upstream let go, seconds. */
+    sendTimeoutSeconds: number;
+    /** Open client connections per process; past it new ones are closed at once. 0: no limit. */
+    maxConnections: number;
+  };
+  /** How the gateway treats the services behind it when they fail or slow down. */
+  upstream: {
+    /** Further attempts after a failed first one (idempotent requests without a body only). */
+    retries: number;
+    /** Retries may add at most this share of the traffic, percent (per process). */
+    retryBudgetPercent: number;
+    /** Retry 500/502/503/504 answers too, not only resets and refused connections. */
+    retryOn5xx: boolean;
+    /** Requests in flight to one upstream host per process; past it requests get 503 (code 189) at once. */
+    maxRequestsPerHost: number;
+    /** 5xx answers or failed exchanges in a row that eject a host; 0: no passive ejection. */
+    ejectAfterErrors: number;
+    /** The first ejection lasts this long; each next one of the same host once more, seconds. */
+    ejectBaseSeconds: number;
+    ejectMaxSeconds: number;
   };
   security: {
     /**
@@ -110,7 +130,7 @@ const filledByDefaults = {} as never;
 export const configSchema: JSONSchemaType<Config> = {
   type: 'object',
   additionalProperties: false,
-  required: ['env', 'gateway', 'security', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
+  required: ['env', 'gateway', 'upstream', 'security', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
   properties: {
     env: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'dev', description: 'environment code, lower case' },
     gateway: {
@@ -128,6 +148,8 @@ export const configSchema: JSONSchemaType<Config> = {
         'maxUrlBytes',
         'maxHeaderCount',
         'headersTimeoutSeconds',
+        'sendTimeoutSeconds',
+        'maxConnections',
       ],
       default: filledByDefaults,
       properties: {
@@ -142,6 +164,23 @@ export const configSchema: JSONSchemaType<Config> = {
         maxUrlBytes: { type: 'integer', minimum: 256, maximum: 1048576, default: 8192, description: 'request target' },
         maxHeaderCount: { type: 'integer', minimum: 8, maximum: 10000, default: 100, description: 'header fields' },
         headersTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'time to send the request head' },
+        sendTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 60, description: 'time a client may leave its answer unread' },
+        maxConnections: { type: 'integer', minimum: 0, maximum: 1000000, default: 10000, description: 'client connections per process, 0: no limit' },
+      },
+    },
+    upstream: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['retries', 'retryBudgetPercent', 'retryOn5xx', 'maxRequestsPerHost', 'ejectAfterErrors', 'ejectBaseSeconds', 'ejectMaxSeconds'],
+      default: filledByDefaults,
+      properties: {
+        retries: { type: 'integer', minimum: 0, maximum: 5, default: 1 },
+        retryBudgetPercent: { type: 'number', minimum: 0, maximum: 100, default: 20 },
+        retryOn5xx: { type: 'boolean', default: true },
+        maxRequestsPerHost: { type: 'integer', minimum: 1, maximum: 100000, default: 512 },
+        ejectAfterErrors: { type: 'integer', minimum: 0, maximum: 1000, default: 5 },
+        ejectBaseSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 30 },
+        ejectMaxSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 300 },
       },
     },
     security: {
@@ -296,6 +335,10 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_MAX_URL_BYTES: 'gateway.maxUrlBytes',
   TESSERA_MAX_HEADER_COUNT: 'gateway.maxHeaderCount',
   TESSERA_HEADERS_TIMEOUT: 'gateway.headersTimeoutSeconds',
+  TESSERA_SEND_TIMEOUT: 'gateway.sendTimeoutSeconds',
+  TESSERA_MAX_CONNECTIONS: 'gateway.maxConnections',
+  TESSERA_UPSTREAM_RETRIES: 'upstream.retries',
+  TESSERA_MAX_REQUESTS_PER_HOST: 'upstream.maxRequestsPerHost',
   TESSERA_INJECT_SECRET: 'security.injectSecret',
   TESSERA_OWNER_TENANT: 'security.ownerTenant',
   TESSERA_TRUSTED_PROXIES: 'gateway.trustedProxies',

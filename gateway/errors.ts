@@ -1,6 +1,6 @@
 /**
  * The one error table of the data plane. SOAJS codes, messages and HTTP statuses (soajs-reference §3),
- * plus Tessera's own in 180–189. Each entry is frozen and its JSON body serialised once: a denial
+ * plus Tessera's own in 180–199. Each entry is frozen and its JSON body serialised once: a denial
  * allocates nothing and captures no stack.
  */
 export interface Denial {
@@ -14,14 +14,16 @@ export interface Denial {
   readonly contentType?: string;
   /** A CORS preflight: the responder adds the allow-methods/-headers/max-age headers. */
   readonly preflight?: boolean;
+  /** Fixed headers the answer carries (a flat name/value list), e.g. `retry-after`. */
+  readonly headers?: readonly string[];
 }
 
 export function envelope(code: number, message: string): string {
   return JSON.stringify({ result: false, errors: { codes: [code], details: [{ code, message }] } });
 }
 
-function def(name: string, code: number, status: number, message: string): Denial {
-  return Object.freeze({ name, code, status, message, body: Buffer.from(envelope(code, message)) });
+function def(name: string, code: number, status: number, message: string, headers?: readonly string[]): Denial {
+  return Object.freeze({ name, code, status, message, body: Buffer.from(envelope(code, message)), ...(headers ? { headers: Object.freeze([...headers]) } : {}) });
 }
 
 export const ERRORS = Object.freeze({
@@ -62,6 +64,9 @@ export const ERRORS = Object.freeze({
   REQUEST_TIMEOUT: def('GW_REQUEST_TIMEOUT', 185, 408, 'The request was not received in time.'),
   BAD_HOST: def('GW_BAD_HOST', 186, 400, 'A request must carry exactly one Host header.'),
   METHOD_NOT_ALLOWED: def('GW_METHOD_NOT_ALLOWED', 187, 405, 'The gateway is no tunnel: CONNECT is not allowed.'),
+  BODY_TOO_LARGE: def('GW_BODY_TOO_LARGE', 188, 413, 'The request body is larger than this service accepts.'),
+  UPSTREAM_BUSY: def('GW_UPSTREAM_BUSY', 189, 503, 'The service is at its concurrency limit; try again shortly.', ['retry-after', '1']),
+  RATE_LIMITED: def('GW_RATE_LIMITED', 190, 429, 'Too many requests: the rate limit is reached; try again later.'),
   REGISTRY_UNAVAILABLE: def('GW_REGISTRY_UNAVAILABLE', 181, 503, 'The registry is unavailable; try again shortly.'),
 } satisfies Record<string, Denial>);
 

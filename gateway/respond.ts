@@ -84,6 +84,7 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
     if (unreadBody) res.shouldKeepAlive = false;
     // A 204 carries no content headers (RFC 9110 §8.6): a preflight is its CORS headers alone.
     const headers = d.preflight ? [...preflight] : [HEADERS.CONTENT_TYPE, d.contentType ?? 'application/json', HEADERS.CONTENT_LENGTH, String(d.body.length)];
+    if (d.headers !== undefined) headers.push(...d.headers);
     res.writeHead(d.status, decorate(origin, headers));
     res.end(d.body);
   }

@@ -14,7 +14,8 @@ import { ERRORS, type Denial } from './errors.js';
 import { createMaintenanceServer } from './maintenance.js';
 import { createStages, runPipeline, stagesOf } from './pipeline.js';
 import { Balancer } from './forward/balancer.js';
-import { proxyRequest, type ProxyHooks } from './forward/http.js';
+import { proxyRequest, type ProxyHooks, type ProxyOptions } from './forward/http.js';
+import { RetryBudget } from './forward/retry-budget.js';
 import { PoolSet } from './forward/pools.js';
 import { createResponder, refuseOnSocket } from './respond.js';
 import type { Stage } from './stage.js';
@@ -72,12 +73,23 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   const limits = config.gateway;
   // Health probes only: proxied requests go through one Pool per upstream origin.
   const dispatcher = deps.dispatcher ?? new Agent({ connect: { timeout: config.timeouts.connectSeconds * 1000 } });
+  const up = config.upstream;
+  // As many connections as requests may be in flight: beyond the limit a request is refused at
+  // once (189), never queued behind the slow ones inside undici.
   const pools = new PoolSet({
     connectTimeoutMs: config.timeouts.connectSeconds * 1000,
     keepAliveTimeoutMs: config.timeouts.keepAliveSeconds * 1000,
-    connections: 512,
+    connections: up.maxRequestsPerHost,
   });
-  const balancer = new Balancer(dispatcher, Math.min(5000, config.timeouts.healthCheckSeconds * 1000), (origins) => pools.prune(origins));
+  const balancer = new Balancer(dispatcher, {
+    probeTimeoutMs: Math.min(5000, config.timeouts.healthCheckSeconds * 1000),
+    maxRequestsPerHost: up.maxRequestsPerHost,
+    ejectAfterErrors: up.ejectAfterErrors,
+    ejectBaseMs: up.ejectBaseSeconds * 1000,
+    ejectMaxMs: up.ejectMaxSeconds * 1000,
+    ...(deps.now ? { now: deps.now } : {}),
+    onOrigins: (origins) => pools.prune(origins),
+  });
   const awarenessHost = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? '127.0.0.1' : config.gateway.host;
   const awareness = { host: awarenessHost, port: config.gateway.port };
   const decide = createStages({
@@ -107,7 +119,15 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     done: finish,
     catchUp: (version) => deps.holder.catchUp(version, CATCH_UP_TIMEOUT_MS),
   };
-  const proxyOpts = { pools, hooks, timeoutMs: config.timeouts.requestSeconds * 1000, signer: new InjectSigner(deps.injectSecret) };
+  const proxyOpts: ProxyOptions = {
+    pools,
+    hooks,
+    balancer,
+    retry: { attempts: up.retries, on5xx: up.retryOn5xx, budget: new RetryBudget(up.retryBudgetPercent / 100, 10) },
+    timeoutMs: config.timeouts.requestSeconds * 1000,
+    sendTimeoutMs: limits.sendTimeoutSeconds * 1000,
+    signer: new InjectSigner(deps.injectSecret),
+  };
 
   /** A stage's denial or failure ends the request here; nothing else writes one. */
   function stopped(ctx: RequestContext, denial: Denial | null, err: unknown): boolean {
@@ -142,9 +162,9 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
 
   function forward(ctx: RequestContext): void {
     const upstream = balancer.pick(ctx.service!, ctx.version!);
-    if (upstream === null) {
-      respond.deny(ctx, ERRORS.SERVICE_UNREACHABLE);
-      finish(ctx, ERRORS.SERVICE_UNREACHABLE.status, null);
+    if (!('origin' in upstream)) {
+      respond.deny(ctx, upstream);
+      finish(ctx, upstream.status, null);
       return;
     }
     proxyRequest(ctx, upstream, proxyOpts);
@@ -208,6 +228,8 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   server.on('connect', (_req: IncomingMessage, socket: import('node:net').Socket) => {
     refuseOnSocket(socket, ERRORS.METHOD_NOT_ALLOWED, 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n');
   });
+  // Past it node closes a new connection at once ('drop'): the process keeps its descriptors.
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
   // One more than allowed, so that "too many" is seen instead of silently dropped.
   server.maxHeadersCount = limits.maxHeaderCount + 1;
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {

@@ -5,7 +5,9 @@ import type { Upstream } from '../../registry/view/snapshot.js';
 import type { RequestContext } from '../context.js';
 import { ERRORS, type Denial } from '../errors.js';
 import { connectionListed, dropListed, HEADERS, HOP_BY_HOP } from '../headers.js';
+import type { Balancer, HostState } from './balancer.js';
 import type { PoolSet } from './pools.js';
+import type { RetryBudget } from './retry-budget.js';
 
 const { headerNameToString } = util;
 
@@ -96,6 +98,19 @@ export interface ProxyHooks {
   catchUp(version: number): Promise<unknown>;
 }
 
+/** RFC 9110 §9.2.2: a repeat has the effect of one request. Only these, and only without a body, are retried. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Upstream answers worth another host: the upstream says it failed, not that the request is wrong. */
+const RETRY_STATUS = new Set([500, 502, 503, 504]);
+
+export interface RetryPolicy {
+  /** Further attempts after the first (0: none). */
+  attempts: number;
+  /** Retry 500/502/503/504 answers too, not only resets and refused connections. */
+  on5xx: boolean;
+  budget: RetryBudget;
+}
+
 /**
  * One undici handler per proxied request, on the handler protocol undici's core drives
  * (onConnect/onHeaders/onData/onComplete/onError): the newer onRequestStart/onResponse* form is an
@@ -103,6 +118,10 @@ export interface ProxyHooks {
  * request — work a proxy that passes headers on as they came does not need. No closures on the
  * normal path; the body streams both ways with back-pressure (returning false pauses the upstream
  * until `res` drains).
+ *
+ * A failed attempt is retried (same handler, next host) only while nothing of it reached the
+ * client and nothing of the client's went upstream but the head: an idempotent method without a
+ * body, before the response started, within the attempt count and the process's retry budget.
  */
 class ProxyHandler implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
@@ -111,12 +130,54 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   #resume: (() => void) | null = null;
   #started = false;
   #status = 0;
+  /** A 103 went to the client: the exchange is no longer ours to repeat. */
+  #hinted = false;
+  /** The host of the attempt in flight, until its end is counted. */
+  #host: HostState | null = null;
+  #attemptsLeft: number;
+  /** A 5xx being read to its end (and dropped) before the retry goes to `#next`. */
+  #next: Upstream | null = null;
+  #stall: NodeJS.Timeout | null = null;
+  upstream: Upstream;
+  request: Dispatcher.DispatchOptions | null = null;
 
   constructor(
     readonly ctx: RequestContext,
-    readonly upstream: Upstream,
-    readonly hooks: ProxyHooks,
-  ) {}
+    upstream: Upstream,
+    readonly opts: ProxyOptions,
+  ) {
+    this.upstream = upstream;
+    this.#attemptsLeft = opts.retry.attempts;
+  }
+
+  send(upstream: Upstream): void {
+    this.upstream = upstream;
+    this.#host = this.opts.balancer.state(upstream.origin);
+    this.#host.inFlight++;
+    this.#abort = null;
+    this.opts.pools.get(upstream.origin).dispatch(this.request!, this);
+  }
+
+  /** Counts the attempt's end for the host (once): its concurrency slot, and its error streak. */
+  #settle(failed: boolean): void {
+    const host = this.#host;
+    if (host === null) return;
+    this.#host = null;
+    this.opts.balancer.finished(host, failed);
+  }
+
+  /** The host another attempt goes to, or null when this one must stand. Spends a retry. */
+  #retryTarget(): Upstream | null {
+    const ctx = this.ctx;
+    if (this.#attemptsLeft === 0 || this.#clientGone || this.#hinted || ctx.headers.hasBody || ctx.res.headersSent || ctx.res.destroyed) return null;
+    if (!IDEMPOTENT.has(ctx.req.method ?? 'GET') || !this.opts.retry.budget.has()) return null;
+    // Picked only with a retry to spend: a pick moves the round robin on.
+    const next = this.opts.balancer.pick(ctx.service!, ctx.version!, this.upstream);
+    if (!('origin' in next)) return null;
+    this.opts.retry.budget.take();
+    this.#attemptsLeft--;
+    return next;
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
@@ -135,11 +196,20 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       if (statusCode === 103 && !res.headersSent) {
         try {
           res.writeEarlyHints(hintsOf(downstreamHeaders(rawHeaders)));
+          this.#hinted = true;
         } catch {
           // Hints node will not write (it checks each link's form) are an optimisation lost, not an error.
         }
       }
       return true;
+    }
+    if (this.opts.retry.on5xx && RETRY_STATUS.has(statusCode)) {
+      const next = this.#retryTarget();
+      if (next !== null) {
+        // Read to its end and dropped: the connection stays usable, the client sees the retry only.
+        this.#next = next;
+        return true;
+      }
     }
     this.#started = true;
     this.#status = statusCode;
@@ -152,7 +222,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       const version = Number(out[rv + 1]);
       out.splice(rv, 2);
       if (Number.isSafeInteger(version) && version > 0) {
-        void this.hooks.catchUp(version).then(() => {
+        void this.opts.hooks.catchUp(version).then(() => {
           if (this.ctx.res.destroyed) return this.#abort?.(new Error('client closed'));
           this.#writeHead(statusCode, out);
           resume();
@@ -166,7 +236,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   #writeHead(statusCode: number, out: string[]): void {
     const res = this.ctx.res;
-    this.hooks.decorate(this.ctx, out);
+    this.opts.hooks.decorate(this.ctx, out);
     res.writeHead(statusCode, out);
     // writeHead only buffers: without a length (streams, SSE, long polls) the client must get the
     // headers now, not with the first body byte.
@@ -174,29 +244,60 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.#next !== null) return true;
     if (this.ctx.res.write(chunk)) return true;
+    // A client that stops reading holds this exchange and its upstream connection: it gets
+    // `sendTimeoutMs` to make room again, then both are let go. One timer per exchange, restarted
+    // at each stall; when it fires, a buffer that drained since means the client is reading.
+    if (this.#stall === null) this.#stall = setTimeout(onStalled, this.opts.sendTimeoutMs, this);
+    else this.#stall.refresh();
     this.ctx.res.once('drain', this.#resume!);
     return false;
   }
 
+  stalled(): void {
+    if (this.ctx.res.writableNeedDrain) this.ctx.res.destroy(new Error('client stopped reading'));
+  }
+
+  #clearStall(): void {
+    if (this.#stall === null) return;
+    clearTimeout(this.#stall);
+    this.#stall = null;
+  }
+
   onComplete(): void {
+    const next = this.#next;
+    if (next !== null) {
+      this.#next = null;
+      this.#settle(true);
+      return this.send(next);
+    }
+    this.#clearStall();
+    this.#settle(this.#status >= 500);
     this.ctx.res.end();
-    this.hooks.done(this.ctx, this.#status, null);
+    this.opts.hooks.done(this.ctx, this.#status, null);
   }
 
   onError(err: Error): void {
     const res = this.ctx.res;
-    if (isUnreachable(err)) this.hooks.unreachable(this.upstream);
+    this.#clearStall();
+    if (isUnreachable(err)) this.opts.hooks.unreachable(this.upstream);
+    // The client's own leaving says nothing about the host.
+    this.#settle(!this.#clientGone);
     if (!this.#started && !res.headersSent && !res.destroyed) {
+      // A timeout spent the request's time already; anything else before an answer can go elsewhere.
+      const next = this.#next ?? (TIMEOUT.has((err as { code?: string }).code ?? '') ? null : this.#retryTarget());
+      this.#next = null;
+      if (next !== null) return this.send(next);
       const d = denialFor(err);
-      this.hooks.deny(this.ctx, d);
-      this.hooks.done(this.ctx, d.status, err);
+      this.opts.hooks.deny(this.ctx, d);
+      this.opts.hooks.done(this.ctx, d.status, err);
       return;
     }
     // Mid-body failure: the status is already on the wire; cutting the connection is the only
     // honest signal left.
     res.destroy(err);
-    this.hooks.done(this.ctx, this.#status, err);
+    this.opts.hooks.done(this.ctx, this.#status, err);
   }
 
   /** The client went away: stop the upstream exchange (or refuse to start it). */
@@ -206,13 +307,21 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+function onStalled(handler: ProxyHandler): void {
+  handler.stalled();
+}
+
 export interface ProxyOptions {
   pools: PoolSet;
   hooks: ProxyHooks;
+  balancer: Balancer;
+  retry: RetryPolicy;
   /** Signs `soajsinjectobj` for the services (they refuse an unsigned one). */
   signer: InjectSigner;
   /** Default timeout, ms, for services that set none. */
   timeoutMs: number;
+  /** How long a client may leave a response unread (its socket full) before it is cut, ms. */
+  sendTimeoutMs: number;
 }
 
 const kHandler = Symbol('tessera.proxyHandler');
@@ -223,23 +332,21 @@ function onClientClose(this: ServerResponse & { [kHandler]?: ProxyHandler }): vo
 }
 
 export function proxyRequest(ctx: RequestContext, upstream: Upstream, opts: ProxyOptions): void {
-  const handler = new ProxyHandler(ctx, upstream, opts.hooks);
+  const handler = new ProxyHandler(ctx, upstream, opts);
   const timeout = ctx.service!.requestTimeout ?? opts.timeoutMs;
   (ctx.res as ServerResponse & { [kHandler]?: ProxyHandler })[kHandler] = handler;
   // `on`, not `once`: a response closes once, and `once` wraps the listener in a new closure per request.
   ctx.res.on('close', onClientClose);
   // Gone while an asynchronous stage ran: 'close' has fired already.
   if (ctx.res.destroyed) handler.abort();
-  const body = ctx.headers.hasBody ? ctx.req : null;
-  opts.pools.get(upstream.origin).dispatch(
-    {
-      path: ctx.upstreamPath,
-      method: (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: upstreamHeaders(ctx, 'http', opts.signer),
-      body,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-    },
-    handler,
-  );
+  opts.retry.budget.earn();
+  handler.request = {
+    path: ctx.upstreamPath,
+    method: (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod,
+    headers: upstreamHeaders(ctx, 'http', opts.signer),
+    body: ctx.headers.hasBody ? ctx.req : null,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+  };
+  handler.send(upstream);
 }
