@@ -28,6 +28,10 @@ export interface Config {
     sendTimeoutSeconds: number;
     /** Open client connections per process; past it new ones are closed at once. 0: no limit. */
     maxConnections: number;
+    /** Largest request body for services that set no `maxBodyBytes`, bytes; 0: no limit. */
+    maxBodyBytes: number;
+    /** Connections the kernel may queue before the gateway accepts them (capped by net.core.somaxconn). */
+    listenBacklog: number;
   };
   /** How the gateway treats the services behind it when they fail or slow down. */
   upstream: {
@@ -150,6 +154,8 @@ export const configSchema: JSONSchemaType<Config> = {
         'headersTimeoutSeconds',
         'sendTimeoutSeconds',
         'maxConnections',
+        'maxBodyBytes',
+        'listenBacklog',
       ],
       default: filledByDefaults,
       properties: {
@@ -166,6 +172,8 @@ export const configSchema: JSONSchemaType<Config> = {
         headersTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'time to send the request head' },
         sendTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 60, description: 'time a client may leave its answer unread' },
         maxConnections: { type: 'integer', minimum: 0, maximum: 1000000, default: 10000, description: 'client connections per process, 0: no limit' },
+        maxBodyBytes: { type: 'integer', minimum: 0, maximum: 1099511627776, default: 0, description: 'request body bytes, 0: no limit' },
+        listenBacklog: { type: 'integer', minimum: 1, maximum: 65535, default: 4096, description: 'accept queue length' },
       },
     },
     upstream: {
@@ -337,6 +345,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_HEADERS_TIMEOUT: 'gateway.headersTimeoutSeconds',
   TESSERA_SEND_TIMEOUT: 'gateway.sendTimeoutSeconds',
   TESSERA_MAX_CONNECTIONS: 'gateway.maxConnections',
+  TESSERA_MAX_BODY_BYTES: 'gateway.maxBodyBytes',
   TESSERA_UPSTREAM_RETRIES: 'upstream.retries',
   TESSERA_MAX_REQUESTS_PER_HOST: 'upstream.maxRequestsPerHost',
   TESSERA_INJECT_SECRET: 'security.injectSecret',

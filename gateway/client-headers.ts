@@ -21,6 +21,8 @@ export class ClientHeaders {
   xForwardedFor: string | undefined = undefined;
   /** The request has a body (a length other than 0, or a transfer coding). */
   hasBody = false;
+  /** The declared `content-length`, as sent (null: none). */
+  contentLength: string | null = null;
   /** Name/value pairs for the upstream, in the client's order; set-cookie lines stay separate. */
   readonly forward: string[] = [];
   /** Entries of `forward` that came from the client (the proxy appends its own after them). */
@@ -58,6 +60,7 @@ export class ClientHeaders {
           connection = first(v);
           break;
         case HEADERS.CONTENT_LENGTH:
+          this.contentLength = first(v);
           if (v !== '0') this.hasBody = true;
           break;
         case HEADERS.TRANSFER_ENCODING:

@@ -126,6 +126,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     retry: { attempts: up.retries, on5xx: up.retryOn5xx, budget: new RetryBudget(up.retryBudgetPercent / 100, 10) },
     timeoutMs: config.timeouts.requestSeconds * 1000,
     sendTimeoutMs: limits.sendTimeoutSeconds * 1000,
+    maxBodyBytes: limits.maxBodyBytes,
     signer: new InjectSigner(deps.injectSecret),
   };
 
@@ -272,7 +273,9 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     maintenance,
     balancer,
     async listen() {
-      server.listen(config.gateway.port, config.gateway.host);
+      // node's default backlog (511) drops SYNs under a burst of connections: each dropped one
+      // costs its client a 1 s retransmit. The kernel caps it at net.core.somaxconn.
+      server.listen(config.gateway.port, config.gateway.host, limits.listenBacklog);
       await once(server, 'listening');
       // Known before the next await: a request served meanwhile must not inject port 0.
       awareness.port = (server.address() as AddressInfo).port;

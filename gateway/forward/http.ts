@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { util, type Dispatcher } from 'undici';
 import type { InjectSigner } from '../../registry/view/inject-signature.js';
 import type { Upstream } from '../../registry/view/snapshot.js';
@@ -15,8 +16,12 @@ const { headerNameToString } = util;
 const UNREACHABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
+/** The code of the error a body past its limit is cut with. */
+const BODY_TOO_LARGE = 'TESSERA_BODY_TOO_LARGE';
+
 export function denialFor(err: unknown): Denial {
   const code = (err as { code?: string } | null)?.code ?? '';
+  if (code === BODY_TOO_LARGE) return ERRORS.BODY_TOO_LARGE;
   if (TIMEOUT.has(code)) return ERRORS.SERVICE_TIMEOUT;
   if (UNREACHABLE.has(code)) return ERRORS.SERVICE_UNREACHABLE;
   return ERRORS.UPSTREAM_ERROR;
@@ -322,6 +327,8 @@ export interface ProxyOptions {
   timeoutMs: number;
   /** How long a client may leave a response unread (its socket full) before it is cut, ms. */
   sendTimeoutMs: number;
+  /** Largest request body for services that set none, bytes; 0: no limit. */
+  maxBodyBytes: number;
 }
 
 const kHandler = Symbol('tessera.proxyHandler');
@@ -331,7 +338,43 @@ function onClientClose(this: ServerResponse & { [kHandler]?: ProxyHandler }): vo
   if (!this.writableFinished) this[kHandler]?.abort();
 }
 
+/**
+ * A body without a declared length, counted on its way upstream: past `limit` it fails, which
+ * ends the upstream exchange and — the answer not having started — gives the client 413.
+ */
+class BodyLimit extends Transform {
+  #left: number;
+  constructor(limit: number) {
+    super();
+    this.#left = limit;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.#left -= chunk.length;
+    if (this.#left >= 0) return callback(null, chunk);
+    callback(Object.assign(new Error('request body too large'), { code: BODY_TOO_LARGE }));
+  }
+}
+
+/** The request body for undici: the request itself, or a counting stream over it when it has a limit and no length. Null: refused. */
+function bodyOf(ctx: RequestContext, opts: ProxyOptions): Readable | null | false {
+  if (!ctx.headers.hasBody) return null;
+  const limit = ctx.service!.maxBodyBytes ?? opts.maxBodyBytes;
+  if (limit === 0) return ctx.req;
+  const declared = ctx.headers.contentLength;
+  if (declared !== null) return Number(declared) > limit ? false : ctx.req;
+  const counted = new BodyLimit(limit);
+  ctx.req.pipe(counted);
+  counted.once('error', () => ctx.req.unpipe(counted));
+  return counted;
+}
+
 export function proxyRequest(ctx: RequestContext, upstream: Upstream, opts: ProxyOptions): void {
+  const body = bodyOf(ctx, opts);
+  if (body === false) {
+    opts.hooks.deny(ctx, ERRORS.BODY_TOO_LARGE);
+    opts.hooks.done(ctx, ERRORS.BODY_TOO_LARGE.status, null);
+    return;
+  }
   const handler = new ProxyHandler(ctx, upstream, opts);
   const timeout = ctx.service!.requestTimeout ?? opts.timeoutMs;
   (ctx.res as ServerResponse & { [kHandler]?: ProxyHandler })[kHandler] = handler;
@@ -344,7 +387,7 @@ export function proxyRequest(ctx: RequestContext, upstream: Upstream, opts: Prox
     path: ctx.upstreamPath,
     method: (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod,
     headers: upstreamHeaders(ctx, 'http', opts.signer),
-    body: ctx.headers.hasBody ? ctx.req : null,
+    body,
     headersTimeout: timeout,
     bodyTimeout: timeout,
   };

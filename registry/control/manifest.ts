@@ -44,6 +44,7 @@ export interface Manifest {
   port: number;
   maintenancePort?: number;
   requestTimeout?: number;
+  maxBodyBytes?: number;
   versions: Record<string, ManifestVersion>;
   groups: Record<string, { access?: boolean | string[]; description?: string }>;
   hosts?: Record<string, string[]>;
@@ -61,6 +62,7 @@ const manifestSchema: SchemaObject = {
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     maintenancePort: { type: 'integer', minimum: 1, maximum: 65535 },
     requestTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+    maxBodyBytes: { type: 'integer', minimum: 0, maximum: 1099511627776 },
     versions: {
       type: 'object',
       minProperties: 1,
@@ -140,6 +142,7 @@ export function serviceFromManifest(m: Manifest): Service {
     port: m.port,
     ...(m.maintenancePort !== undefined ? { maintenancePort: m.maintenancePort } : {}),
     ...(m.requestTimeout !== undefined ? { requestTimeout: m.requestTimeout } : {}),
+    ...(m.maxBodyBytes !== undefined ? { maxBodyBytes: m.maxBodyBytes } : {}),
     versions,
     ...(m.hosts !== undefined ? { hosts: m.hosts } : {}),
   });

@@ -263,6 +263,7 @@ export const serviceSchema: SchemaObject = {
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     maintenancePort: { type: 'integer', minimum: 1, maximum: 65535 },
     requestTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600, description: 'seconds' },
+    maxBodyBytes: { type: 'integer', minimum: 0, maximum: 1099511627776, description: 'bytes; 0: no limit' },
     versions: {
       type: 'object',
       minProperties: 1,

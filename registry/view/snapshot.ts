@@ -45,6 +45,8 @@ export interface ServiceEntry {
   readonly maintenancePort: number;
   /** Milliseconds. */
   readonly requestTimeout: number | null;
+  /** Bytes; null: the gateway's default; 0: no limit. */
+  readonly maxBodyBytes: number | null;
   readonly versions: ReadonlyMap<string, Readonly<ServiceVersion>>;
   readonly latest: string;
   readonly hosts: ReadonlyMap<string, readonly Upstream[]>;
@@ -128,6 +130,7 @@ export function buildSnapshot(data: RegistryData, env: string, now: number = Dat
         port: s.port,
         maintenancePort,
         requestTimeout: s.requestTimeout === undefined ? null : s.requestTimeout * 1000,
+        maxBodyBytes: s.maxBodyBytes === undefined ? null : s.maxBodyBytes,
         versions,
         latest: latestVersion(versions.keys())!,
         hosts,

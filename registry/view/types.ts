@@ -143,6 +143,8 @@ export interface Service {
   maintenancePort?: number;
   /** Seconds without response headers/body data before 134. */
   requestTimeout?: number;
+  /** Largest request body, bytes: more is 413 (code 188). Absent: `gateway.maxBodyBytes`. */
+  maxBodyBytes?: number;
   versions: Record<string, ServiceVersion>;
   /** Static hosts per version, `host` or `host:port`. Running services also register themselves. */
   hosts?: Record<string, string[]>;
