@@ -24,6 +24,14 @@ export interface Config {
     maxHeaderCount: number;
     /** A client must have sent its whole request head within this, seconds (slowloris): else 408 (code 185). */
     headersTimeoutSeconds: number;
+    websocket: {
+      /** Proxy WebSocket upgrades; off: an upgrade is refused with 403 (code 192). */
+      enabled: boolean;
+      /** A session with no bytes either way for this long is closed, both sides, seconds. */
+      idleSeconds: number;
+      /** A session is closed this long after its upgrade whatever its traffic, seconds. */
+      maxLifetimeSeconds: number;
+    };
   };
   security: {
     /**
@@ -128,6 +136,7 @@ export const configSchema: JSONSchemaType<Config> = {
         'maxUrlBytes',
         'maxHeaderCount',
         'headersTimeoutSeconds',
+        'websocket',
       ],
       default: filledByDefaults,
       properties: {
@@ -142,6 +151,17 @@ export const configSchema: JSONSchemaType<Config> = {
         maxUrlBytes: { type: 'integer', minimum: 256, maximum: 1048576, default: 8192, description: 'request target' },
         maxHeaderCount: { type: 'integer', minimum: 8, maximum: 10000, default: 100, description: 'header fields' },
         headersTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'time to send the request head' },
+        websocket: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled', 'idleSeconds', 'maxLifetimeSeconds'],
+          default: filledByDefaults,
+          properties: {
+            enabled: { type: 'boolean', default: true, description: 'proxy WebSocket upgrades (off: 403, code 192)' },
+            idleSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 300, description: 'no bytes either way for this long closes a session' },
+            maxLifetimeSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 604800, default: 3600, description: 'longest a session may last' },
+          },
+        },
       },
     },
     security: {
@@ -296,6 +316,9 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_MAX_URL_BYTES: 'gateway.maxUrlBytes',
   TESSERA_MAX_HEADER_COUNT: 'gateway.maxHeaderCount',
   TESSERA_HEADERS_TIMEOUT: 'gateway.headersTimeoutSeconds',
+  TESSERA_WEBSOCKET: 'gateway.websocket.enabled',
+  TESSERA_WEBSOCKET_IDLE_SECONDS: 'gateway.websocket.idleSeconds',
+  TESSERA_WEBSOCKET_MAX_LIFETIME_SECONDS: 'gateway.websocket.maxLifetimeSeconds',
   TESSERA_INJECT_SECRET: 'security.injectSecret',
   TESSERA_OWNER_TENANT: 'security.ownerTenant',
   TESSERA_TRUSTED_PROXIES: 'gateway.trustedProxies',

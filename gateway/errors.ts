@@ -1,6 +1,6 @@
 /**
  * The one error table of the data plane. SOAJS codes, messages and HTTP statuses (soajs-reference §3),
- * plus Tessera's own in 180–189. Each entry is frozen and its JSON body serialised once: a denial
+ * plus Tessera's own in 180–193. Each entry is frozen and its JSON body serialised once: a denial
  * allocates nothing and captures no stack.
  */
 export interface Denial {
@@ -63,6 +63,8 @@ export const ERRORS = Object.freeze({
   BAD_HOST: def('GW_BAD_HOST', 186, 400, 'A request must carry exactly one Host header.'),
   METHOD_NOT_ALLOWED: def('GW_METHOD_NOT_ALLOWED', 187, 405, 'The gateway is no tunnel: CONNECT is not allowed.'),
   REGISTRY_UNAVAILABLE: def('GW_REGISTRY_UNAVAILABLE', 181, 503, 'The registry is unavailable; try again shortly.'),
+  WEBSOCKET_DISABLED: def('GW_WEBSOCKET_DISABLED', 192, 403, 'WebSocket is not enabled on this gateway.'),
+  UPGRADE_WITH_BODY: def('GW_UPGRADE_WITH_BODY', 193, 400, 'An upgrade request cannot carry a body.'),
 } satisfies Record<string, Denial>);
 
 export type ErrorName = keyof typeof ERRORS;
