@@ -32,6 +32,14 @@ export interface Config {
     maxBodyBytes: number;
     /** Connections the kernel may queue before the gateway accepts them (capped by net.core.somaxconn). */
     listenBacklog: number;
+    websocket: {
+      /** Proxy WebSocket upgrades; off: an upgrade is refused with 403 (code 192). */
+      enabled: boolean;
+      /** A session with no bytes either way for this long is closed, both sides, seconds. */
+      idleSeconds: number;
+      /** A session is closed this long after its upgrade whatever its traffic, seconds. */
+      maxLifetimeSeconds: number;
+    };
   };
   /** How the gateway treats the services behind it when they fail or slow down. */
   upstream: {
@@ -156,6 +164,7 @@ export const configSchema: JSONSchemaType<Config> = {
         'maxConnections',
         'maxBodyBytes',
         'listenBacklog',
+        'websocket',
       ],
       default: filledByDefaults,
       properties: {
@@ -174,6 +183,17 @@ export const configSchema: JSONSchemaType<Config> = {
         maxConnections: { type: 'integer', minimum: 0, maximum: 1000000, default: 10000, description: 'client connections per process, 0: no limit' },
         maxBodyBytes: { type: 'integer', minimum: 0, maximum: 1099511627776, default: 0, description: 'request body bytes, 0: no limit' },
         listenBacklog: { type: 'integer', minimum: 1, maximum: 65535, default: 4096, description: 'accept queue length' },
+        websocket: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled', 'idleSeconds', 'maxLifetimeSeconds'],
+          default: filledByDefaults,
+          properties: {
+            enabled: { type: 'boolean', default: true, description: 'proxy WebSocket upgrades (off: 403, code 192)' },
+            idleSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 300, description: 'no bytes either way for this long closes a session' },
+            maxLifetimeSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 604800, default: 3600, description: 'longest a session may last' },
+          },
+        },
       },
     },
     upstream: {
@@ -348,6 +368,9 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_MAX_BODY_BYTES: 'gateway.maxBodyBytes',
   TESSERA_UPSTREAM_RETRIES: 'upstream.retries',
   TESSERA_MAX_REQUESTS_PER_HOST: 'upstream.maxRequestsPerHost',
+  TESSERA_WEBSOCKET: 'gateway.websocket.enabled',
+  TESSERA_WEBSOCKET_IDLE_SECONDS: 'gateway.websocket.idleSeconds',
+  TESSERA_WEBSOCKET_MAX_LIFETIME_SECONDS: 'gateway.websocket.maxLifetimeSeconds',
   TESSERA_INJECT_SECRET: 'security.injectSecret',
   TESSERA_OWNER_TENANT: 'security.ownerTenant',
   TESSERA_TRUSTED_PROXIES: 'gateway.trustedProxies',

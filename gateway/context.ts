@@ -22,8 +22,11 @@ export class RequestContext {
 
   constructor(
     readonly req: IncomingMessage,
+    /** For a WebSocket upgrade, a response bound to the raw socket (respond.ts `responseOnSocket`): a denial is written the same way. */
     readonly res: ServerResponse,
     snapshot: Snapshot,
+    /** A WebSocket upgrade's first bytes past its head (often empty); null for every other request. */
+    readonly upgradeHead: Buffer | null = null,
   ) {
     this.snapshot = snapshot;
     this.headers = new ClientHeaders(req.headers);

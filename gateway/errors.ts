@@ -68,6 +68,8 @@ export const ERRORS = Object.freeze({
   UPSTREAM_BUSY: def('GW_UPSTREAM_BUSY', 189, 503, 'The service is at its concurrency limit; try again shortly.', ['retry-after', '1']),
   RATE_LIMITED: def('GW_RATE_LIMITED', 190, 429, 'Too many requests: the rate limit is reached; try again later.'),
   REGISTRY_UNAVAILABLE: def('GW_REGISTRY_UNAVAILABLE', 181, 503, 'The registry is unavailable; try again shortly.'),
+  WEBSOCKET_DISABLED: def('GW_WEBSOCKET_DISABLED', 192, 403, 'WebSocket is not enabled on this gateway.'),
+  UPGRADE_WITH_BODY: def('GW_UPGRADE_WITH_BODY', 193, 400, 'An upgrade request cannot carry a body.'),
 } satisfies Record<string, Denial>);
 
 export type ErrorName = keyof typeof ERRORS;

@@ -13,7 +13,14 @@ function answer(route: string | undefined, data?: unknown): string {
  * construction: it lists every upstream, so it binds loopback by default
  * (`gateway.maintenanceHost`) and answers nothing but GET and HEAD.
  */
-export function createMaintenanceServer(deps: { holder: SnapshotHolder; balancer: Balancer; decisions: DecisionMemo; ready: () => boolean }): Server {
+export function createMaintenanceServer(deps: {
+  holder: SnapshotHolder;
+  balancer: Balancer;
+  decisions: DecisionMemo;
+  ready: () => boolean;
+  /** Open WebSocket sessions. */
+  webSockets: () => number;
+}): Server {
   return createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0];
     const fail = (status: number, headers: Record<string, string> = {}) => {
@@ -34,6 +41,7 @@ export function createMaintenanceServer(deps: { holder: SnapshotHolder; balancer
         registryVersion: deps.holder.current().version,
         hosts: deps.balancer.stats(),
         decisions: { made: deps.decisions.made, reused: deps.decisions.reused },
+        websocket: { sessions: deps.webSockets() },
         memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external },
       });
     } else return fail(404);

@@ -1,4 +1,5 @@
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { RequestContext } from './context.js';
@@ -39,6 +40,24 @@ export function refuseOnSocket(socket: Duplex, d: Denial, extra = ''): void {
 function bodyAnnounced(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function closeAfterAnswer(this: ServerResponse): void {
+  this.socket?.destroySoon();
+}
+
+/**
+ * A response for a socket node handed over on 'upgrade' with no response of its own: denials (and
+ * an upgrade answered as plain HTTP) are written through it like any other, so `deny` needs no
+ * second writer. node's server no longer manages the socket, so it closes here once the answer
+ * is flushed (`Connection: close` says so).
+ */
+export function responseOnSocket(req: IncomingMessage, socket: Socket): ServerResponse {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket);
+  res.on('finish', closeAfterAnswer);
+  return res;
 }
 
 export function createResponder(cors: Readonly<Config['cors']>): Responder {

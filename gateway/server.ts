@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
 import type { KeyCache } from '../registry/view/cache.js';
@@ -17,7 +17,8 @@ import { Balancer } from './forward/balancer.js';
 import { proxyRequest, type ProxyHooks, type ProxyOptions } from './forward/http.js';
 import { RetryBudget } from './forward/retry-budget.js';
 import { PoolSet } from './forward/pools.js';
-import { createResponder, refuseOnSocket } from './respond.js';
+import { WsForwarder } from './forward/ws.js';
+import { createResponder, refuseOnSocket, responseOnSocket } from './respond.js';
 import type { Stage } from './stage.js';
 import type { Authenticator } from './authenticator.js';
 
@@ -43,14 +44,21 @@ export interface Gateway {
   readonly server: Server;
   readonly maintenance: Server;
   readonly balancer: Balancer;
+  /** Open WebSocket sessions (forward/ws.ts). */
+  readonly ws: Pick<WsForwarder, 'sessions'>;
   listen(): Promise<{ port: number; maintenancePort: number }>;
   /**
    * Graceful drain: stop accepting, answer not-ready, let in-flight requests finish (their
    * connections close after the answer) for up to `deadlineMs`, then cut what is left and close.
-   * Resolves with how many connections had to be cut.
+   * A WebSocket session is a connection like any other: it may end on its own until the deadline,
+   * and is cut then. Resolves with how many connections had to be cut.
    */
   drain(deadlineMs: number): Promise<{ cut: number }>;
   close(): Promise<void>;
+}
+
+function destroySocket(this: Socket): void {
+  this.destroy();
 }
 
 /** What a request node could not parse is answered: its limits by their own codes, the rest 400. */
@@ -129,6 +137,15 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     maxBodyBytes: limits.maxBodyBytes,
     signer: new InjectSigner(deps.injectSecret),
   };
+  const wsConfig = config.gateway.websocket;
+  const ws = new WsForwarder({
+    hooks,
+    signer: proxyOpts.signer,
+    connectTimeoutMs: config.timeouts.connectSeconds * 1000,
+    timeoutMs: proxyOpts.timeoutMs,
+    idleMs: wsConfig.idleSeconds * 1000,
+    maxLifetimeMs: wsConfig.maxLifetimeSeconds * 1000,
+  });
 
   /** A stage's denial or failure ends the request here; nothing else writes one. */
   function stopped(ctx: RequestContext, denial: Denial | null, err: unknown): boolean {
@@ -147,7 +164,8 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   }
 
   function afterDecide(ctx: RequestContext, denial: Denial | null, err?: unknown): void {
-    if (denial === null && err === undefined) decisions.remember(ctx);
+    // An upgraded connection carries no next request to reuse a decision for.
+    if (denial === null && err === undefined && ctx.upgradeHead === null) decisions.remember(ctx);
     else decisions.forget(ctx);
     if (!stopped(ctx, denial, err)) runEveryRequest(ctx);
   }
@@ -168,7 +186,8 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       finish(ctx, upstream.status, null);
       return;
     }
-    proxyRequest(ctx, upstream, proxyOpts);
+    if (ctx.upgradeHead !== null) ws.forward(ctx, upstream);
+    else proxyRequest(ctx, upstream, proxyOpts);
   }
 
   const maxRawHeaders = limits.maxHeaderCount * 2;
@@ -183,11 +202,16 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    accept(req, res, null);
+  }
+
+  /** A request, or a WebSocket upgrade (`upgradeHead` not null): the same stages, in the same order. */
+  function accept(req: IncomingMessage, res: ServerResponse, upgradeHead: Buffer | null): void {
     // Draining: this answer is the connection's last (node then sends Connection: close).
     if (draining) res.shouldKeepAlive = false;
     let ctx: RequestContext;
     try {
-      ctx = new RequestContext(req, res, deps.holder.current());
+      ctx = new RequestContext(req, res, deps.holder.current(), upgradeHead);
     } catch (err) {
       deps.onError?.(err);
       respond.refuse(req, res, ERRORS.REGISTRY_UNAVAILABLE);
@@ -200,8 +224,34 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       return;
     }
     ctx.clientIp = clientIp(ctx);
-    if (decisions.reuse(ctx)) runEveryRequest(ctx);
+    // An upgrade is decided afresh: it happens once a session, and the memo was built for repeats.
+    if (upgradeHead === null && decisions.reuse(ctx)) runEveryRequest(ctx);
     else runPipeline(decide, ctx, afterDecide);
+  }
+
+  /**
+   * With an 'upgrade' listener node hands every request that asks to upgrade over here, socket and
+   * all — not only WebSocket ones — and takes its own listeners off the socket. A WebSocket
+   * upgrade (RFC 6455 §4.1: a GET) runs the stages and is forwarded by forward/ws.ts; any other
+   * (h2c, …) is answered as the plain HTTP request it also is, as before there was a listener.
+   */
+  function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', destroySocket);
+    const res = responseOnSocket(req, socket);
+    // node has no parser left on the socket to read a body with: it would be relayed as frames.
+    if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
+      respond.refuse(req, res, ERRORS.UPGRADE_WITH_BODY);
+      return;
+    }
+    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      accept(req, res, null);
+      return;
+    }
+    if (!wsConfig.enabled) {
+      respond.refuse(req, res, ERRORS.WEBSOCKET_DISABLED);
+      return;
+    }
+    accept(req, res, head);
   }
 
   // requestTimeout bounds a whole request, body included: a client trickling an upload must not
@@ -231,6 +281,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
   });
   // Past it node closes a new connection at once ('drop'): the process keeps its descriptors.
   if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
+  server.on('upgrade', onUpgrade);
   // One more than allowed, so that "too many" is seen instead of silently dropped.
   server.maxHeadersCount = limits.maxHeaderCount + 1;
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
@@ -240,7 +291,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     }
     refuseOnSocket(socket, clientErrorDenial(err, limits.maxUrlBytes));
   });
-  const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining });
+  const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining, webSockets: () => ws.sessions });
   const connections = new Set<import('node:net').Socket>();
   server.on('connection', (socket) => {
     connections.add(socket);
@@ -257,11 +308,21 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     return serverClosed;
   }
 
-  async function closeRest(): Promise<void> {
+  let closed: Promise<void> | null = null;
+  /** Once: a close after a drain (or a second close) waits for the same end instead of for a 'close' that already fired. */
+  function closeRest(): Promise<void> {
+    closed ??= shutDown();
+    return closed;
+  }
+
+  async function shutDown(): Promise<void> {
     balancer.stop();
     const closing = [stopAccepting(), once(maintenance, 'close')];
     maintenance.close();
     server.closeAllConnections();
+    // Upgraded sockets are no longer node's: closeAllConnections does not see them.
+    ws.closeAll();
+    for (const socket of connections) socket.destroy();
     maintenance.closeAllConnections();
     await Promise.all(closing);
     await pools.close();
@@ -272,6 +333,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     server,
     maintenance,
     balancer,
+    ws,
     async listen() {
       // node's default backlog (511) drops SYNs under a burst of connections: each dropped one
       // costs its client a 1 s retransmit. The kernel caps it at net.core.somaxconn.

@@ -47,11 +47,11 @@ export function upstreamHeaders(ctx: RequestContext, proto: string, signer: Inje
 }
 
 /**
- * Upstream response headers, as undici read them (name/value buffers), minus hop-by-hop ones (node
- * frames the body itself): a flat list `writeHead` takes directly, names in lower case. Repeated
- * fields (set-cookie) stay separate lines.
+ * Upstream response headers, as undici read them (name/value buffers) or node did (strings), minus
+ * hop-by-hop ones (node frames the body itself): a flat list `writeHead` takes directly, names in
+ * lower case. Repeated fields (set-cookie) stay separate lines.
  */
-export function downstreamHeaders(raw: readonly Buffer[]): string[] {
+export function downstreamHeaders(raw: readonly (Buffer | string)[]): string[] {
   const out: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {

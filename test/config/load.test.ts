@@ -35,6 +35,7 @@ t.test('defaults', async (t) => {
   t.equal(c.gateway.host, '0.0.0.0');
   t.same(c.gateway.trustedProxies, []);
   t.equal(c.gateway.maxInjectHeaderBytes, 65536);
+  t.same(c.gateway.websocket, { enabled: true, idleSeconds: 300, maxLifetimeSeconds: 3600 });
   t.equal(c.store, 'file:./data');
   t.equal(c.seed, './config/demo');
   t.equal(c.demo, true);
@@ -130,6 +131,15 @@ t.test('a bad value is a ConfigError naming the field and the env variable', asy
   const e6 = configError({ env: {}, file: yamlFile(t, 'timeouts:\n  requestSeconds: 0\n') });
   t.match(e6.message, 'timeouts.requestSeconds');
   t.match(e6.message, 'TESSERA_REQUEST_TIMEOUT');
+
+  const e7 = configError({ env: {}, file: yamlFile(t, 'gateway:\n  websocket:\n    idleSeconds: 0\n') });
+  t.match(e7.message, /field "gateway\.websocket\.idleSeconds" must be > 0/);
+  t.match(e7.message, 'TESSERA_WEBSOCKET_IDLE_SECONDS');
+  const e8 = configError({ env: { TESSERA_WEBSOCKET_MAX_LIFETIME_SECONDS: '999999999' } });
+  t.match(e8.message, /field "gateway\.websocket\.maxLifetimeSeconds" must be <= 604800/);
+  const e9 = configError({ env: { TESSERA_WEBSOCKET: 'sometimes' } });
+  t.match(e9.message, /field "gateway\.websocket\.enabled"/);
+  t.equal(loadConfig({ env: { TESSERA_WEBSOCKET: 'false' } }).gateway.websocket.enabled, false, 'off through the environment');
 });
 
 t.test('unknown YAML fields are rejected', async (t) => {
