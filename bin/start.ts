@@ -1,6 +1,8 @@
 import type { Config } from '../config/schema.js';
 import { TokenAuthenticator } from '../gateway/auth.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
+import { RateLimiter } from '../registry/view/rate-limiter.js';
+import { storeIsShared } from '../registry/control/store/open.js';
 import { DocCache, KeyCache, UserCache } from '../registry/view/cache.js';
 import { INJECT_SECRET_ID, sharedSecret } from '../registry/control/secrets.js';
 import { openStore } from '../registry/control/store/open.js';
@@ -106,6 +108,13 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
       authenticator: new TokenAuthenticator({ users, legacyTokens, maxTokens: config.cache.tokens }),
       onError: (err) => log('error', 'request failed inside the gateway', errorFields(err)),
       injectSecret,
+      // Shared counters with a shared store: every gateway and worker leases from one counter.
+      rateLimiter: new RateLimiter(storeIsShared(config) ? store : null, {
+        onSharedState: (up, err) =>
+          up
+            ? log('info', 'rate limits are counted in the store again')
+            : log('error', 'rate-limit store unreachable: each gateway now counts its limits on its own', errorFields(err)),
+      }),
     });
     const bound = await gateway.listen();
     ports = { gateway: bound.port, maintenance: bound.maintenancePort };

@@ -19,6 +19,8 @@ export class RequestContext {
   clientIp = '';
   /** Fresh for a request the decide stages run for; a kept one for a repeated request. */
   decision = new Decision();
+  /** Headers an every-request stage adds to this request's answer, whoever writes it (RateLimit); a flat name/value list. */
+  responseHeaders: string[] | null = null;
 
   constructor(
     readonly req: IncomingMessage,

@@ -1,3 +1,5 @@
+import { HEADERS } from './headers.js';
+
 /**
  * The one error table of the data plane. SOAJS codes, messages and HTTP statuses (soajs-reference §3),
  * plus Tessera's own in 180–199. Each entry is frozen and its JSON body serialised once: a denial
@@ -65,7 +67,7 @@ export const ERRORS = Object.freeze({
   BAD_HOST: def('GW_BAD_HOST', 186, 400, 'A request must carry exactly one Host header.'),
   METHOD_NOT_ALLOWED: def('GW_METHOD_NOT_ALLOWED', 187, 405, 'The gateway is no tunnel: CONNECT is not allowed.'),
   BODY_TOO_LARGE: def('GW_BODY_TOO_LARGE', 188, 413, 'The request body is larger than this service accepts.'),
-  UPSTREAM_BUSY: def('GW_UPSTREAM_BUSY', 189, 503, 'The service is at its concurrency limit; try again shortly.', ['retry-after', '1']),
+  UPSTREAM_BUSY: def('GW_UPSTREAM_BUSY', 189, 503, 'The service is at its concurrency limit; try again shortly.', [HEADERS.RETRY_AFTER, '1']),
   RATE_LIMITED: def('GW_RATE_LIMITED', 190, 429, 'Too many requests: the rate limit is reached; try again later.'),
   REGISTRY_UNAVAILABLE: def('GW_REGISTRY_UNAVAILABLE', 181, 503, 'The registry is unavailable; try again shortly.'),
   WEBSOCKET_DISABLED: def('GW_WEBSOCKET_DISABLED', 192, 403, 'WebSocket is not enabled on this gateway.'),

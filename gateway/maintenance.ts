@@ -20,6 +20,7 @@ export function createMaintenanceServer(deps: {
   ready: () => boolean;
   /** Open WebSocket sessions. */
   webSockets: () => number;
+  rateLimits: () => Record<string, number>;
 }): Server {
   return createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0];
@@ -42,6 +43,7 @@ export function createMaintenanceServer(deps: {
         hosts: deps.balancer.stats(),
         decisions: { made: deps.decisions.made, reused: deps.decisions.reused },
         websocket: { sessions: deps.webSockets() },
+        rateLimits: deps.rateLimits(),
         memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external },
       });
     } else return fail(404);

@@ -97,20 +97,21 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
     return out;
   }
 
-  function write(res: ServerResponse, origin: string | undefined, d: Denial, unreadBody: boolean): void {
+  function write(res: ServerResponse, origin: string | undefined, d: Denial, unreadBody: boolean, extra: readonly string[] | null): void {
     if (res.headersSent || res.destroyed) return;
     // The rest of the body would be read as the next request: this answer is the connection's last.
     if (unreadBody) res.shouldKeepAlive = false;
     // A 204 carries no content headers (RFC 9110 §8.6): a preflight is its CORS headers alone.
     const headers = d.preflight ? [...preflight] : [HEADERS.CONTENT_TYPE, d.contentType ?? 'application/json', HEADERS.CONTENT_LENGTH, String(d.body.length)];
     if (d.headers !== undefined) headers.push(...d.headers);
+    if (extra !== null) headers.push(...extra);
     res.writeHead(d.status, decorate(origin, headers));
     res.end(d.body);
   }
 
   return {
     decorate,
-    deny: (ctx, d) => write(ctx.res, ctx.headers.origin, d, ctx.headers.hasBody && !ctx.req.complete),
-    refuse: (req, res, d) => write(res, req.headers.origin, d, !req.complete && bodyAnnounced(req)),
+    deny: (ctx, d) => write(ctx.res, ctx.headers.origin, d, ctx.headers.hasBody && !ctx.req.complete, ctx.responseHeaders),
+    refuse: (req, res, d) => write(res, req.headers.origin, d, !req.complete && bodyAnnounced(req), null),
   };
 }

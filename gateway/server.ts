@@ -20,6 +20,8 @@ import { PoolSet } from './forward/pools.js';
 import { WsForwarder } from './forward/ws.js';
 import { createResponder, refuseOnSocket, responseOnSocket } from './respond.js';
 import type { Stage } from './stage.js';
+import { createRateLimitStage } from './stages/rate-limit.js';
+import { RateLimiter } from '../registry/view/rate-limiter.js';
 import type { Authenticator } from './authenticator.js';
 
 export interface GatewayDeps {
@@ -34,8 +36,10 @@ export interface GatewayDeps {
   onError?: (err: unknown) => void;
   /** The deployment's secret for signing `soajsinjectobj` (registry/control/secrets.ts). */
   injectSecret: Buffer;
-  /** Stages run for every request after its decision, kept or not (rate limits, audit, logs, metrics). */
+  /** Stages run for every request after its decision, kept or not (audit, logs, metrics), after the rate limits. */
   everyRequest?: readonly Stage[];
+  /** Rate-limit counters, shared through the store when it is shared (registry/view/rate-limiter.ts); absent: counted in this process. */
+  rateLimiter?: RateLimiter;
   /** ms since the epoch, for expiries (ext keys, kept decisions); tests inject a clock. */
   now?: () => number;
 }
@@ -107,7 +111,8 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     ...(deps.now ? { now: deps.now } : {}),
     cors: config.cors.enabled,
   });
-  const everyRequest = stagesOf('every-request', deps.everyRequest ?? []);
+  const rateLimiter = deps.rateLimiter ?? new RateLimiter(null, deps.now ? { now: deps.now } : {});
+  const everyRequest = stagesOf('every-request', [createRateLimitStage(rateLimiter), ...(deps.everyRequest ?? [])]);
   const respond = createResponder(config.cors);
   const clientIp = createClientIp(config.gateway.trustedProxies);
   const decisions = new DecisionMemo(deps.keys, deps.authenticator ?? null, deps.now);
@@ -121,6 +126,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
       // An answer that started before the drain is still its connection's last; so is one that
       // came before the whole request body (what is left of it cannot be told from a next request).
       if (draining || (ctx.headers.hasBody && !ctx.req.complete)) ctx.res.shouldKeepAlive = false;
+      if (ctx.responseHeaders !== null) headers.push(...ctx.responseHeaders);
       respond.decorate(ctx.headers.origin, headers);
     },
     unreachable: (u) => balancer.markDown(u),
@@ -291,7 +297,9 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     }
     refuseOnSocket(socket, clientErrorDenial(err, limits.maxUrlBytes));
   });
-  const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining, webSockets: () => ws.sessions });
+  const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining, webSockets: () => ws.sessions,
+    rateLimits: () => ({ allowed: rateLimiter.allowed, denied: rateLimiter.denied, leases: rateLimiter.leases, counters: rateLimiter.counters }),
+  });
   const connections = new Set<import('node:net').Socket>();
   server.on('connection', (socket) => {
     connections.add(socket);
@@ -317,6 +325,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
 
   async function shutDown(): Promise<void> {
     balancer.stop();
+    if (deps.rateLimiter === undefined) rateLimiter.close();
     const closing = [stopAccepting(), once(maintenance, 'close')];
     maintenance.close();
     server.closeAllConnections();

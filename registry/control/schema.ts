@@ -86,6 +86,23 @@ const envAclSchema = {
 const envAcl = ref('envs');
 
 const code = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' };
+/** Rate limits of a package (its tier), an application or a key: the most specific level that has them wins. */
+const rateLimits = {
+  type: 'array',
+  maxItems: 16,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['by', 'limit', 'windowSeconds'],
+    properties: {
+      by: { enum: ['tenant', 'application', 'key', 'user', 'ip'], description: 'what is counted: ip counts per tenant and client address' },
+      limit: { type: 'integer', minimum: 1, maximum: 1000000000 },
+      windowSeconds: { type: 'integer', minimum: 1, maximum: 2592000 },
+      service: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$', description: 'only requests to this service count' },
+      name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$', description: 'the policy name in RateLimit headers' },
+    },
+  },
+};
 const id = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' };
 const cidrRules = {
   anyOf: [
@@ -152,6 +169,7 @@ export const productSchema: SchemaObject = {
           name: { type: 'string', minLength: 1 },
           description: { type: 'string' },
           acl: envAcl,
+          rateLimits,
         },
       },
     },
@@ -193,6 +211,7 @@ export const tenantSchema: SchemaObject = {
           package: { type: 'string', minLength: 1 },
           description: { type: 'string' },
           acl: envAcl,
+          rateLimits,
           keys: {
             type: 'array',
             items: {
@@ -201,6 +220,7 @@ export const tenantSchema: SchemaObject = {
               required: ['key', 'extKeys'],
               properties: {
                 key: { type: 'string', pattern: '^[0-9a-f]{32}$', description: 'internal key, 32 hex' },
+                rateLimits,
                 config: {
                   type: 'object',
                   description: '{<env>: {commonFields?, <service>: {...}}}',

@@ -1,6 +1,7 @@
 import type { BlockList } from 'node:net';
 import { compileAcl, type CompiledAcl } from './acl.js';
 import { compileCidrs } from './net.js';
+import { compileRateRules, type RateRule } from './rate-rules.js';
 import { deepFreeze, SnapshotBuildError } from './snapshot.js';
 import type { Acl, DeviceRules, EnvAcl, Tenant } from './types.js';
 
@@ -38,6 +39,8 @@ export interface KeyEntry {
   readonly device: Readonly<DeviceRules> | null;
   /** Key config for this env: `{commonFields?, <service>: {...}}`. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** The key's own rate limits, else its application's; null: the package's apply. */
+  readonly rateLimits: readonly RateRule[] | null;
 }
 
 function expiry(exp: number | string | null | undefined): number {
@@ -60,7 +63,9 @@ export function keyEntriesOf(t: Readonly<Tenant>, env: string): Map<string, KeyE
   const keys = new Map<string, KeyEntry>();
   for (const app of t.applications) {
     const appAcl = app.acl ? compileAcl(app.acl[env]) : null;
+    const appRates = compileRateRules('application', `${t.id}/${app.appId}`, app.rateLimits);
     for (const k of app.keys) {
+      const rateLimits = compileRateRules('key', k.key, k.rateLimits) ?? appRates;
       const config = deepFreeze(structuredClone(k.config?.[env] ?? {}));
       for (const e of k.extKeys) {
         let geoAllow: BlockList | null;
@@ -86,6 +91,7 @@ export function keyEntriesOf(t: Readonly<Tenant>, env: string): Map<string, KeyE
           geoDeny,
           device: e.device ? deepFreeze(structuredClone(e.device)) : null,
           config,
+          rateLimits,
         });
       }
     }

@@ -1,3 +1,4 @@
+import { compileRateRules, type RateRule } from './rate-rules.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { compileAcl, type CompiledAcl } from './acl.js';
 import type { RegistryData } from './registry-data.js';
@@ -60,6 +61,8 @@ export interface PackageEntry {
   /** The same, as written (injected when a service sets `provision_ACL`). */
   readonly rawAcl: Readonly<Acl> | null;
   readonly rawAclAllEnv: Readonly<EnvAcl>;
+  /** The tier's rate limits (an application's or key's own replace them); null: none. */
+  readonly rateLimits: readonly RateRule[] | null;
 }
 
 export class SnapshotBuildError extends Error {
@@ -149,6 +152,7 @@ export function buildSnapshot(data: RegistryData, env: string, now: number = Dat
           acl: compileAcl(pkg.acl[env]),
           rawAcl: pkg.acl[env] ?? null,
           rawAclAllEnv: pkg.acl,
+          rateLimits: compileRateRules('package', pkg.code, pkg.rateLimits),
         }),
       );
     }

@@ -38,11 +38,26 @@ export type Acl = Record<string, ServiceAcl>;
 /** `{<env>: Acl}` */
 export type EnvAcl = Record<string, Acl>;
 
+/** What a rate limit counts: ip counts per tenant and client address (SOAJS's throttling type 1). */
+export type RateLimitBy = 'tenant' | 'application' | 'key' | 'user' | 'ip';
+
+export interface RateLimitRule {
+  by: RateLimitBy;
+  limit: number;
+  windowSeconds: number;
+  /** Only requests to this service count (and are limited). */
+  service?: string;
+  /** The policy's name in the RateLimit headers; default `<by>`. */
+  name?: string;
+}
+
 export interface Package {
   code: string;
   name: string;
   description?: string;
   acl: EnvAcl;
+  /** The tier's limits; an application's or a key's own replace them. */
+  rateLimits?: RateLimitRule[];
 }
 
 export interface Product {
@@ -88,6 +103,7 @@ export interface ExtKey {
 export interface AppKey {
   /** Internal key, 32 hex. */
   key: string;
+  rateLimits?: RateLimitRule[];
   /** `{<env>: {commonFields?, <service>: {...}}}` */
   config?: Record<string, Record<string, unknown>>;
   extKeys: ExtKey[];
@@ -100,6 +116,7 @@ export interface Application {
   description?: string;
   /** Application-level ACL override, `{<env>: Acl}`. */
   acl?: EnvAcl;
+  rateLimits?: RateLimitRule[];
   keys: AppKey[];
 }
 

@@ -4,6 +4,7 @@ import { validateDocument } from '../schema.js';
 import type { SeedDoc } from '../seed.js';
 import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../../view/types.js';
 import { registryData } from '../../view/registry-data.js';
+import { lease, type RateLease, type RateWindow } from '../../view/rate-window.js';
 import { ConflictError, DuplicateError, docId, type ChangeEvent, type Counter, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
 
 interface Entry {
@@ -39,6 +40,7 @@ export class FileStore implements Store {
   #state: PersistedState = emptyState();
   #hosts: HostRegistration[] = [];
   readonly #counters = new Map<string, Counter>();
+  readonly #rates = new Map<string, RateWindow>();
   readonly #listeners = new Set<(e: ChangeEvent) => void>();
   /** Writes are applied one at a time, in call order. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -105,6 +107,14 @@ export class FileStore implements Store {
     // Forgotten once their window is over: bounded by the keys failing within one window.
     if (this.#counters.size > 100_000) for (const [k, c] of this.#counters) if (at - c.last > windowMs) this.#counters.delete(k);
     return next;
+  }
+
+  async leaseRate(key: string, limit: number, windowMs: number, want: number): Promise<RateLease> {
+    const now = Date.now();
+    const r = lease(this.#rates.get(key), now, limit, windowMs, want);
+    this.#rates.set(key, r.window);
+    if (this.#rates.size > 100_000) for (const [k, w] of this.#rates) if (now - w.anchor - (w.index + 2) * windowMs > 0) this.#rates.delete(k);
+    return r.lease;
   }
 
   async readCounter(key: string): Promise<Counter | null> {

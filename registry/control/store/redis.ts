@@ -4,6 +4,7 @@ import type { SeedDoc } from '../seed.js';
 import { type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../../view/types.js';
 import { registryData, SNAPSHOT_DOCS } from '../../view/registry-data.js';
 import { RedisFeed } from './redis-feed.js';
+import type { RateLease } from '../../view/rate-window.js';
 import {
   ConflictError,
   docId,
@@ -98,6 +99,44 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {count, ARGV[1]}
 `;
 
+/**
+ * registry/view/rate-window.ts in Lua, on Redis's clock (TIME): every gateway leases from one
+ * counter, so what they are granted together never passes the limit. Returns
+ * {granted, remaining, resetMs, retryMs}.
+ */
+const RATE_LEASE = `
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local w = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local s = redis.call('HMGET', KEYS[1], 'anchor', 'index', 'current', 'previous')
+local anchor = tonumber(s[1] or now)
+local index = tonumber(s[2] or '0')
+local current = tonumber(s[3] or '0')
+local previous = tonumber(s[4] or '0')
+local i = math.floor((now - anchor) / w)
+if i == index + 1 then previous = current; current = 0 elseif i > index + 1 then previous = 0; current = 0 end
+if i > index then index = i end
+local into = now - anchor - index * w
+local used = previous * (1 - into / w) + current
+local free = math.floor(limit - used)
+local granted = math.max(0, math.min(want, free))
+current = current + granted
+local remaining = math.max(0, free - granted)
+local reset = w - into
+local retry = 0
+if remaining == 0 then
+  local need = used + granted - limit + 1
+  if previous > 0 then retry = math.min(reset, math.ceil(need / previous * w)) else retry = reset end
+  retry = math.max(1, retry)
+end
+redis.call('HSET', KEYS[1], 'anchor', anchor, 'index', index, 'current', current, 'previous', previous)
+redis.call('PEXPIRE', KEYS[1], 2 * w + reset)
+return {granted, remaining, reset, retry}
+`;
+
 export interface RedisStoreOptions {
   url: string;
   seed?: readonly SeedDoc[];
@@ -161,6 +200,7 @@ export class RedisStore implements Store {
     this.#client.defineCommand('tesseraByIndex', { numberOfKeys: 3, lua: BY_INDEX });
     this.#client.defineCommand('tesseraHost', { numberOfKeys: 3, lua: HOST });
     this.#client.defineCommand('tesseraFailure', { numberOfKeys: 1, lua: FAILURE });
+    this.#client.defineCommand('tesseraRateLease', { numberOfKeys: 1, lua: RATE_LEASE });
   }
 
   #key(...parts: string[]): string {
@@ -205,6 +245,18 @@ export class RedisStore implements Store {
       ),
     )) as [number, string];
     return { count: Number(r[0]), last: Number(r[1]) };
+  }
+
+  async leaseRate(key: string, limit: number, windowMs: number, want: number): Promise<RateLease> {
+    const r = (await this.#call(() =>
+      (this.#client as unknown as { tesseraRateLease(k: string, l: number, w: number, n: number): Promise<number[]> }).tesseraRateLease(
+        this.#key('rate', key),
+        limit,
+        windowMs,
+        want,
+      ),
+    )) as number[];
+    return { granted: Number(r[0]), remaining: Number(r[1]), resetMs: Number(r[2]), retryMs: Number(r[3]) };
   }
 
   async readCounter(key: string): Promise<Counter | null> {

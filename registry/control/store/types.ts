@@ -1,3 +1,4 @@
+import type { RateLease } from '../../view/rate-window.js';
 import type { DocByKind, DocKind, HostRegistration, Product, Service, SigningKey, Tenant, User } from '../../view/types.js';
 import type { RegistryData } from '../../view/registry-data.js';
 
@@ -96,6 +97,12 @@ export interface Store {
   countFailure(key: string, at: number, windowMs: number): Promise<Counter>;
   readCounter(key: string): Promise<Counter | null>;
   clearCounter(key: string): Promise<void>;
+  /**
+   * Leases up to `want` tokens of the rate limit `key` (`limit` per sliding `windowMs`, anchored at
+   * its first use), atomically and on the store's own clock: what all callers are granted together
+   * never passes the limit (registry/view/rate-window.ts). Not a document either.
+   */
+  leaseRate(key: string, limit: number, windowMs: number, want: number): Promise<RateLease>;
   registerHost(host: HostRegistration): Promise<void>;
   unregisterHost(host: HostRegistration): Promise<void>;
   onChange(listener: (event: ChangeEvent) => void): () => void;

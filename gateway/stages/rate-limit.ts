@@ -1,0 +1,98 @@
+import type { RateCounter, RateLimiter } from '../../registry/view/rate-limiter.js';
+import type { RateRule } from '../../registry/view/rate-rules.js';
+import type { RequestContext } from '../context.js';
+import { ERRORS, type Denial } from '../errors.js';
+import { HEADERS } from '../headers.js';
+import type { Stage } from '../stage.js';
+
+/** What a rule counts for this request; null: it does not apply (a user limit without a user). */
+function subjectOf(rule: RateRule, ctx: RequestContext): string | null {
+  const key = ctx.key!;
+  switch (rule.by) {
+    case 'tenant':
+      return key.tenant.id;
+    case 'application':
+      return `${key.tenant.id}/${key.appId}`;
+    case 'key':
+      return key.iKey;
+    case 'user':
+      return ctx.user?.id ?? null;
+    case 'ip':
+      return `${key.tenant.id}/${ctx.clientIp}`;
+  }
+}
+
+/**
+ * The `RateLimit-Policy` / `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers) for the
+ * rules that counted this request, on its answer whatever it is; a refusal adds `Retry-After`.
+ */
+function headersFor(counted: readonly RateCounter[], now: number, refused: RateCounter | null): string[] {
+  let policy = '';
+  let state = '';
+  for (const c of counted) {
+    const sep = policy === '' ? '' : ', ';
+    policy += sep + c.rule.policy;
+    const r = c === refused ? 0 : Math.max(0, c.tokens + c.remaining);
+    state += `${sep}"${c.rule.name}";r=${r};t=${Math.max(0, Math.ceil((c.resetAt - now) / 1000))}`;
+  }
+  const out = [HEADERS.RATELIMIT_POLICY, policy, HEADERS.RATELIMIT, state];
+  if (refused !== null) out.push(HEADERS.RETRY_AFTER, String(Math.max(1, Math.ceil((refused.blockedUntil - now) / 1000))));
+  return out;
+}
+
+/**
+ * rate-limit (every-request): the most specific level's limits — the key's, else its
+ * application's, else its package's (the tier) — each counted for its subject; the first one used
+ * up refuses with 429/190. A kept decision does not skip it. Unkeyed requests have no tenant to
+ * count for and pass (SOAJS throttles keyed requests only).
+ */
+export function createRateLimitStage(limiter: RateLimiter): Stage {
+  /** Continues after a counter that had to lease: the rest of the rules, in order. */
+  async function rest(ctx: RequestContext, rules: readonly RateRule[], from: number, counted: RateCounter[], pending: Promise<boolean>): Promise<Denial | null> {
+    const c = counted[counted.length - 1]!;
+    if (!(await pending)) return refuse(ctx, counted, c);
+    for (let i = from; i < rules.length; i++) {
+      const counter = counterFor(ctx, rules[i]!);
+      if (counter === null) continue;
+      counted.push(counter);
+      if (!(await limiter.take(counter, limiter.now()))) return refuse(ctx, counted, counter);
+    }
+    ctx.responseHeaders = headersFor(counted, limiter.now(), null);
+    return null;
+  }
+
+  function counterFor(ctx: RequestContext, rule: RateRule): RateCounter | null {
+    if (rule.service !== null && rule.service !== ctx.serviceName) return null;
+    const subject = subjectOf(rule, ctx);
+    return subject === null ? null : limiter.counter(rule, subject);
+  }
+
+  function refuse(ctx: RequestContext, counted: RateCounter[], c: RateCounter): Denial {
+    ctx.responseHeaders = headersFor(counted, limiter.now(), c);
+    return ERRORS.RATE_LIMITED;
+  }
+
+  return {
+    name: 'rate-limit',
+    kind: 'every-request',
+    run(ctx: RequestContext): Denial | null | Promise<Denial | null> {
+      const key = ctx.key;
+      if (!ctx.keyed || key === null) return null;
+      const rules = key.rateLimits ?? ctx.pkg?.rateLimits ?? null;
+      if (rules === null || rules.length === 0) return null;
+      const now = limiter.now();
+      const counted: RateCounter[] = [];
+      for (let i = 0; i < rules.length; i++) {
+        const counter = counterFor(ctx, rules[i]!);
+        if (counter === null) continue;
+        counted.push(counter);
+        const ok = limiter.take(counter, now);
+        if (ok === true) continue;
+        if (ok === false) return refuse(ctx, counted, counter);
+        return rest(ctx, rules, i + 1, counted, ok);
+      }
+      if (counted.length > 0) ctx.responseHeaders = headersFor(counted, now, null);
+      return null;
+    },
+  };
+}
