@@ -11,7 +11,7 @@ import { createClientIp } from './client-ip.js';
 import { RequestContext } from './context.js';
 import { DecisionMemo } from './decision-memo.js';
 import { ERRORS, type Denial } from './errors.js';
-import { createMaintenanceServer } from './maintenance.js';
+import { createMaintenanceServer, type NotReady } from './maintenance.js';
 import { createStages, runPipeline, stagesOf } from './pipeline.js';
 import { Balancer } from './forward/balancer.js';
 import { proxyRequest, type ProxyHooks } from './forward/http.js';
@@ -51,6 +51,8 @@ export interface Gateway {
   drain(deadlineMs: number): Promise<{ cut: number }>;
   close(): Promise<void>;
 }
+
+const DRAINING: NotReady = Object.freeze({ reason: 'draining', message: 'draining: in-flight requests finish, new connections go elsewhere' });
 
 /** What a request node could not parse is answered: its limits by their own codes, the rest 400. */
 function clientErrorDenial(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxUrlBytes: number): Denial {
@@ -216,7 +218,16 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     }
     refuseOnSocket(socket, clientErrorDenial(err, limits.maxUrlBytes));
   });
-  const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining });
+  const maintenance = createMaintenanceServer({
+    holder: deps.holder,
+    balancer,
+    decisions,
+    notReady: () => {
+      if (draining) return DRAINING;
+      const hold = deps.holder.hold();
+      return hold === null ? null : { reason: 'store-reset', message: hold.message };
+    },
+  });
   const connections = new Set<import('node:net').Socket>();
   server.on('connection', (socket) => {
     connections.add(socket);
