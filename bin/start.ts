@@ -4,9 +4,11 @@ import { createGateway, type Gateway } from '../gateway/server.js';
 import { RateLimiter } from '../registry/view/rate-limiter.js';
 import { storeIsShared } from '../registry/control/store/open.js';
 import { DocCache, KeyCache, UserCache } from '../registry/view/cache.js';
-import { INJECT_SECRET_ID, sharedSecret } from '../registry/control/secrets.js';
+import { INJECT_SECRET_ID, restoreSecret, sharedSecret } from '../registry/control/secrets.js';
 import { openStore } from '../registry/control/store/open.js';
-import type { Store } from '../registry/control/store/types.js';
+import { ACCEPT_RESET_EVENT_ID, ConflictError, type Store } from '../registry/control/store/types.js';
+import type { SigningKey } from '../registry/view/types.js';
+import type { RegistryHold } from '../registry/view/store-reset.js';
 import { RegistrySync } from '../registry/view/sync.js';
 import { startExample03 } from '../services/example03/index.js';
 import type { RunningService } from '../services/kit/server.js';
@@ -60,20 +62,20 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
     services.push({ running: s, version });
     await store.registerHost(hostOf(s, version));
   };
+  let signingKey: SigningKey | null = null;
   if (withServices) {
     // oauth and urac are part of the platform: they run whether or not the demo does.
-    await register(
-      await startOauth({
-        ...base(config.services.oauth.port),
-        store,
-        env: config.env,
-        accessTokenSeconds: config.oauth.accessTokenSeconds,
-        throttle: config.security.login,
-        refreshTokenSeconds: config.oauth.refreshTokenSeconds,
-        ...(config.oauth.signingKeyFile ? { signingKeyFile: config.oauth.signingKeyFile } : {}),
-      }),
-      '1',
-    );
+    const oauth = await startOauth({
+      ...base(config.services.oauth.port),
+      store,
+      env: config.env,
+      accessTokenSeconds: config.oauth.accessTokenSeconds,
+      throttle: config.security.login,
+      refreshTokenSeconds: config.oauth.refreshTokenSeconds,
+      ...(config.oauth.signingKeyFile ? { signingKeyFile: config.oauth.signingKeyFile } : {}),
+    });
+    signingKey = oauth.signingKey;
+    await register(oauth, '1');
     await register(await startUrac({ ...base(config.services.urac.port), store }), '3');
     await register(
       await startRegistry({
@@ -88,6 +90,36 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
     if (config.demo) await register(await startExample03(base(config.services.example03.port)), '1');
   }
 
+  /**
+   * An accepted store reset (`tessera store accept-reset`) leaves a store without what this process
+   * wrote into it at start — its services' hosts, the inject secret it generated, oauth's signing
+   * key — while the process goes on using them: write them back, so that the gateways route to the
+   * services again and verify the tokens oauth signs.
+   */
+  async function restoreAfterReset(): Promise<void> {
+    try {
+      for (const s of services) await store.registerHost(hostOf(s.running, s.version));
+      if (config.security.injectSecret === undefined) await restoreSecret(store, INJECT_SECRET_ID, injectSecret);
+      if (signingKey !== null) {
+        await store.put('signingKey', signingKey, { ifVersion: 0 }).catch((err: unknown) => {
+          if (!(err instanceof ConflictError)) throw err;
+        });
+      }
+      log('info', 'store reset accepted: this process registered its services again', {
+        services: services.map((s) => s.running.name),
+        pid: process.pid,
+      });
+    } catch (err) {
+      log('error', 'store reset accepted, but this process could not register its services again: restart it', { ...errorFields(err), pid: process.pid });
+    }
+  }
+  const unfollow =
+    services.length === 0
+      ? null
+      : store.onChange((e) => {
+          if (e.kind === '*' && e.id === ACCEPT_RESET_EVENT_ID) void restoreAfterReset();
+        });
+
   let sync: RegistrySync | null = null;
   let gateway: Gateway | null = null;
   let users: UserCache | null = null;
@@ -97,11 +129,26 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
   if (withGateway) {
     sync = await new RegistrySync(store, {
       env: config.env,
+      resetPolicy: config.storeReset,
       onError: (err) => log('error', 'registry rebuild failed; serving the last good snapshot', errorFields(err)),
+      // One line per reset, whatever the polls and resyncs that see it afterwards: it says what
+      // happened and what ends it (registry/view/store-reset.ts).
+      onHold: (hold) => log('error', hold.message, resetFields(config, hold)),
+      onResetTaken: (reset) => log('warn', reset.message, resetFields(config, reset)),
+      onRelease: (hold, how, snap) =>
+        log(
+          'info',
+          how === 'accepted'
+            ? 'registry store reset accepted by an operator: serving the store as it is now; ready'
+            : 'registry store holds the registry served again; ready',
+          { event: 'store-reset-ended', how, registryVersion: snap.version, heldSince: new Date(hold.since).toISOString(), pid: process.pid },
+        ),
     }).start();
-    users = new UserCache(store, config.cache.users);
-    keys = new KeyCache(store, config.env, config.cache.keys);
-    legacyTokens = new DocCache(store, 'legacyToken', config.cache.tokens);
+    // The caches read through the sync: a resync empties them only once the store is judged to
+    // still hold the registry, and their misses are refused while a reset is held.
+    users = new UserCache(sync.reader, config.cache.users);
+    keys = new KeyCache(sync.reader, config.env, config.cache.keys);
+    legacyTokens = new DocCache(sync.reader, 'legacyToken', config.cache.tokens);
     gateway = createGateway(config, {
       holder: sync,
       keys,
@@ -126,6 +173,7 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
     gateway,
     ports: { ...ports, services: Object.fromEntries(services.map((s) => [s.running.name, s.running.port])) },
     async close() {
+      unfollow?.();
       if (gateway !== null) {
         const { cut } = await gateway.drain(config.gateway.drainSeconds * 1000);
         if (cut > 0) log('warn', 'drain deadline passed: connections cut', { cut, drainSeconds: config.gateway.drainSeconds });
@@ -141,5 +189,19 @@ export async function startTessera(config: Readonly<Config>, log: Log, parts: St
       sync?.stop();
       await store.close();
     },
+  };
+}
+
+/** The fields of a store reset's log line: enough to tell which gateway, which store, what it saw. */
+function resetFields(config: Readonly<Config>, hold: RegistryHold): Record<string, unknown> {
+  return {
+    event: 'store-reset',
+    why: hold.why,
+    servedVersion: hold.held.version,
+    foundVersion: hold.found.version,
+    empty: hold.found.empty,
+    store: config.store,
+    policy: config.storeReset,
+    pid: process.pid,
   };
 }

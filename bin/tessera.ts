@@ -10,6 +10,7 @@ import { importCommand } from './import.js';
 import { registerCommand } from './register.js';
 import { errorFields, log, redact } from './log.js';
 import { startTessera } from './start.js';
+import { storeCommand, StoreCommandError } from './store.js';
 
 const USAGE = `usage: tessera <command> [options]
 
@@ -34,6 +35,10 @@ commands:
   seed [--config FILE]
         load the seed YAML (config.seed, TESSERA_SEED) into the store, idempotently: documents
         already seeded once are left alone, even if deleted since
+  store accept-reset [--config FILE]
+        after the store lost data (a Redis restarted without AOF): accept it as it is now as the
+        registry; every gateway that holds the older one (serving it, not ready) takes it and
+        turns ready. Restore or reseed first: it adds nothing
   help  this text
 
 Configuration comes from the YAML file (--config or TESSERA_CONFIG) and TESSERA_* variables;
@@ -98,6 +103,8 @@ async function main(argv: string[]): Promise<void> {
       return start(rest);
     case 'seed':
       return seed(rest);
+    case 'store':
+      return storeCommand(rest);
     case 'register':
       return registerCommand(rest);
     case 'tenants':
@@ -124,8 +131,8 @@ process.on('unhandledRejection', (err) => {
 
 // A cluster worker re-runs this file with the primary's arguments: it must reach `start` too.
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof AdminError) {
-    process.stderr.write(`tessera: ${err.message}\n`);
+  if (err instanceof AdminError || err instanceof StoreCommandError) {
+    process.stderr.write(redact(`tessera: ${err.message}\n`));
     process.exit(1);
   }
   if (err instanceof UsageError) {

@@ -48,8 +48,10 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     const first = validate.errors?.[0];
     const where = first ? fieldName(first.instancePath, first.params) : '(root)';
     const envName = Object.entries(ENV_VARS).find(([, p]) => p === where)?.[0];
+    const allowed = first?.params['allowedValues'];
+    const choices = Array.isArray(allowed) ? `: ${allowed.map(String).join(', ')}` : '';
     throw new ConfigError(
-      `config: field "${where}" ${first?.message ?? 'is invalid'}${envName ? ` (env ${envName})` : ''}`,
+      `config: field "${where}" ${first?.message ?? 'is invalid'}${choices}${envName ? ` (env ${envName})` : ''}`,
     );
   }
   return deepFreeze(candidate);

@@ -78,6 +78,13 @@ export interface Config {
   };
   /** `file:<data dir>` (embedded) or `redis://host:port/db`. */
   store: string;
+  /**
+   * What a gateway does when the store lost the registry it serves (a Redis restarted without
+   * AOF comes back empty): `hold` keeps serving the last good registry and cached keys, not ready,
+   * until an operator runs `tessera store accept-reset`; `accept` takes the store as it is (for a
+   * store meant to be thrown away, e.g. a test Redis reseeded on every start).
+   */
+  storeReset: 'hold' | 'accept';
   /** Directory of declarative YAML loaded into an empty store. */
   seed: string;
   /** Start the bundled services (example03, …) beside the gateway. */
@@ -142,7 +149,7 @@ const filledByDefaults = {} as never;
 export const configSchema: JSONSchemaType<Config> = {
   type: 'object',
   additionalProperties: false,
-  required: ['env', 'gateway', 'upstream', 'security', 'store', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
+  required: ['env', 'gateway', 'upstream', 'security', 'store', 'storeReset', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
   properties: {
     env: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'dev', description: 'environment code, lower case' },
     gateway: {
@@ -234,6 +241,12 @@ export const configSchema: JSONSchemaType<Config> = {
       },
     },
     store: { type: 'string', pattern: '^(file:.+|redis://.*)$', default: 'file:./data', description: 'file:<dir> or redis://host:port/db' },
+    storeReset: {
+      type: 'string',
+      enum: ['hold', 'accept'],
+      default: 'hold',
+      description: 'hold (serve the last good registry, not ready, until `tessera store accept-reset`) or accept',
+    },
     seed: { type: 'string', minLength: 1, default: './config/demo', description: 'directory of declarative YAML' },
     demo: { type: 'boolean', default: true, description: 'start the bundled services' },
     timeouts: {
@@ -376,6 +389,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_TRUSTED_PROXIES: 'gateway.trustedProxies',
   TESSERA_MAX_INJECT_HEADER_BYTES: 'gateway.maxInjectHeaderBytes',
   TESSERA_STORE: 'store',
+  TESSERA_STORE_RESET: 'storeReset',
   TESSERA_SEED: 'seed',
   TESSERA_DEMO: 'demo',
   TESSERA_REQUEST_TIMEOUT: 'timeouts.requestSeconds',

@@ -8,8 +8,15 @@ function answer(route: string | undefined, data?: unknown): string {
   return JSON.stringify({ result: true, ts: Date.now(), service: { service: 'tessera', type: 'rest', route }, ...(data === undefined ? {} : { data }) });
 }
 
+/** Why a gateway is not ready: a short code a probe can match, and a sentence for the operator. */
+export interface NotReady {
+  readonly reason: 'draining' | 'store-reset';
+  readonly message: string;
+}
+
 /**
- * The maintenance port (SOAJS's port + 1000): `/heartbeat`, `/readyz` (503 while draining) and `/awarenessStat`. Read-only by
+ * The maintenance port (SOAJS's port + 1000): `/heartbeat` (the process is alive), `/readyz` (503
+ * with a reason while draining or while a store reset is held) and `/awarenessStat`. Read-only by
  * construction: it lists every upstream, so it binds loopback by default
  * (`gateway.maintenanceHost`) and answers nothing but GET and HEAD.
  */
@@ -17,23 +24,25 @@ export function createMaintenanceServer(deps: {
   holder: SnapshotHolder;
   balancer: Balancer;
   decisions: DecisionMemo;
-  ready: () => boolean;
+  notReady: () => NotReady | null;
   /** Open WebSocket sessions. */
   webSockets: () => number;
   rateLimits: () => Record<string, number>;
 }): Server {
   return createServer((req, res) => {
     const route = (req.url ?? '/').split('?')[0];
-    const fail = (status: number, headers: Record<string, string> = {}) => {
+    const fail = (status: number, headers: Record<string, string> = {}, why: NotReady | null = null) => {
       res.writeHead(status, { [HEADERS.CONTENT_TYPE]: 'application/json', ...headers });
-      res.end(JSON.stringify({ result: false, ts: Date.now(), service: { service: 'tessera', type: 'rest', route } }));
+      res.end(JSON.stringify({ result: false, ts: Date.now(), service: { service: 'tessera', type: 'rest', route }, ...why }));
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, { [HEADERS.ALLOW]: 'GET, HEAD' });
     let body: string;
     if (route === '/heartbeat') body = answer(route);
     else if (route === '/readyz') {
-      // Not ready once draining: a load balancer stops sending new connections while in-flight ones finish.
-      if (!deps.ready()) return fail(503);
+      // Draining: a load balancer stops sending new connections while in-flight ones finish. A held
+      // store reset: this gateway serves an older registry than its store claims, an operator must look.
+      const why = deps.notReady();
+      if (why !== null) return fail(503, {}, why);
       body = answer(route);
     }
     else if (route === '/awarenessStat') {

@@ -11,7 +11,7 @@ import { createClientIp } from './client-ip.js';
 import { RequestContext } from './context.js';
 import { DecisionMemo } from './decision-memo.js';
 import { ERRORS, type Denial } from './errors.js';
-import { createMaintenanceServer } from './maintenance.js';
+import { createMaintenanceServer, type NotReady } from './maintenance.js';
 import { createStages, runPipeline, stagesOf } from './pipeline.js';
 import { Balancer } from './forward/balancer.js';
 import { proxyRequest, type ProxyHooks, type ProxyOptions } from './forward/http.js';
@@ -64,6 +64,7 @@ export interface Gateway {
 function destroySocket(this: Socket): void {
   this.destroy();
 }
+const DRAINING: NotReady = Object.freeze({ reason: 'draining', message: 'draining: in-flight requests finish, new connections go elsewhere' });
 
 /** What a request node could not parse is answered: its limits by their own codes, the rest 400. */
 function clientErrorDenial(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxUrlBytes: number): Denial {
@@ -297,7 +298,16 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     }
     refuseOnSocket(socket, clientErrorDenial(err, limits.maxUrlBytes));
   });
-  const maintenance = createMaintenanceServer({ holder: deps.holder, balancer, decisions, ready: () => !draining, webSockets: () => ws.sessions,
+  const maintenance = createMaintenanceServer({
+    holder: deps.holder,
+    balancer,
+    decisions,
+    notReady: () => {
+      if (draining) return DRAINING;
+      const hold = deps.holder.hold();
+      return hold === null ? null : { reason: 'store-reset', message: hold.message };
+    },
+    webSockets: () => ws.sessions,
     rateLimits: () => ({ allowed: rateLimiter.allowed, denied: rateLimiter.denied, leases: rateLimiter.leases, counters: rateLimiter.counters }),
   });
   const connections = new Set<import('node:net').Socket>();

@@ -22,3 +22,16 @@ export async function sharedSecret(store: Store, id: string, configured?: string
     return Buffer.from((await store.get('secret', id))!.doc.value, 'base64url');
   }
 }
+
+/**
+ * Writes a secret this process holds back into a store that lost it (after an accepted store
+ * reset), so that a process starting later reads the one every running process uses; one already
+ * stored wins.
+ */
+export async function restoreSecret(store: Store, id: string, value: Buffer): Promise<void> {
+  try {
+    await store.put('secret', { id, value: value.toString('base64url'), createdAt: Date.now() }, { ifVersion: 0 });
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+  }
+}

@@ -100,6 +100,13 @@ class ReadThrough<V> {
   }
 }
 
+/**
+ * What a cache reads and hears changes from: a store, or (in a gateway) the RegistrySync's
+ * `reader`, which passes a resync on only once it has judged the store, and refuses reads while a
+ * store reset is held.
+ */
+export type CacheSource = Pick<Store, 'get' | 'findTenantByKeyHash' | 'onChange'>;
+
 /** A cached user, or the knowledge that there is none (negative caching). */
 export type CachedUser = Versioned<User> | null;
 
@@ -114,7 +121,7 @@ export class DocCache<K extends DocKind> {
   readonly #unsubscribe: () => void;
 
   constructor(
-    readonly store: Store,
+    readonly store: CacheSource,
     readonly kind: K,
     max = 100_000,
   ) {
@@ -164,7 +171,7 @@ export class DocCache<K extends DocKind> {
 
 /** Users by id. */
 export class UserCache extends DocCache<'user'> {
-  constructor(store: Store, max = 100_000) {
+  constructor(store: CacheSource, max = 100_000) {
     super(store, 'user', max);
   }
 }
@@ -184,7 +191,7 @@ export class KeyCache {
   readonly #unsubscribe: () => void;
 
   constructor(
-    readonly store: Store,
+    readonly store: CacheSource,
     readonly env: string,
     max = 100_000,
   ) {

@@ -3,7 +3,7 @@ import { compactVerify, createLocalJWKSet, decodeJwt, SignJWT } from 'jose';
 import { hashPassword, needsRehash, verifyPassword, UNUSABLE_HASH } from '../../registry/control/password.js';
 import { ConflictError, type Store } from '../../registry/control/store/types.js';
 import { TOKEN_ALGORITHM, TOKEN_ISSUER, type AccessTokenClaims } from '../../registry/view/token-contract.js';
-import type { User } from '../../registry/view/types.js';
+import type { SigningKey, User } from '../../registry/view/types.js';
 import { groupsIn } from '../../registry/view/user-acl.js';
 import { auditId } from '../kit/audit-id.js';
 import { fail, ok } from '../kit/envelope.js';
@@ -51,7 +51,7 @@ function str(body: Record<string, unknown>, name: string): string | null {
  * tokens bound to the key's tenant, opaque single-use refresh tokens stored hashed, logout and
  * revocation, and the JWKS every gateway verifies with.
  */
-export async function startOauth(opts: OauthOptions): Promise<RunningService & { readonly kid: string }> {
+export async function startOauth(opts: OauthOptions): Promise<RunningService & { readonly kid: string; readonly signingKey: SigningKey }> {
   const { store } = opts;
   const key: ActiveKey = await activeSigningKey(store, opts.signingKeyFile);
   const now = opts.now ?? Date.now;
@@ -286,6 +286,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
   return {
     ...service,
     kid: key.kid,
+    signingKey: key.stored,
     name: service.name,
     port: service.port,
     maintenancePort: service.maintenancePort,

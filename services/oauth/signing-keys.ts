@@ -7,6 +7,8 @@ import type { SigningKey } from '../../registry/view/types.js';
 export interface ActiveKey {
   readonly kid: string;
   readonly privateKey: KeyObject;
+  /** As stored: what is written back into a store that lost it (an accepted store reset). */
+  readonly stored: SigningKey;
 }
 
 async function storedFromPem(pem: string): Promise<SigningKey> {
@@ -65,7 +67,7 @@ export async function activeSigningKey(store: Store, keyFile?: string): Promise<
       }
     }
   }
-  return { kid: wanted.kid, privateKey: createPrivateKey({ key: wanted.privateJwk as JsonWebKey, format: 'jwk' }) };
+  return { kid: wanted.kid, privateKey: createPrivateKey({ key: wanted.privateJwk as JsonWebKey, format: 'jwk' }), stored: wanted };
 }
 
 function ignoreConflict(err: unknown): void {

@@ -37,6 +37,7 @@ t.test('defaults', async (t) => {
   t.equal(c.gateway.maxInjectHeaderBytes, 65536);
   t.same(c.gateway.websocket, { enabled: true, idleSeconds: 300, maxLifetimeSeconds: 3600 });
   t.equal(c.store, 'file:./data');
+  t.equal(c.storeReset, 'hold', 'a store reset is held until an operator accepts it');
   t.equal(c.seed, './config/demo');
   t.equal(c.demo, true);
   t.equal(c.timeouts.requestSeconds, 30);
@@ -179,4 +180,14 @@ t.test('the result is deep-frozen', async (t) => {
   const again = loadConfig({ env: {} });
   t.not(again.gateway, c.gateway, 'each load has its own objects');
   t.same(again.gateway.trustedProxies, []);
+});
+
+t.test('storeReset: hold or accept, from YAML or TESSERA_STORE_RESET; anything else names the field and the choices', async (t) => {
+  t.equal(loadConfig({ env: { TESSERA_STORE_RESET: 'accept' } }).storeReset, 'accept');
+  t.equal(loadConfig({ file: yamlFile(t, 'storeReset: accept\n'), env: {} }).storeReset, 'accept');
+  t.equal(
+    configError({ env: { TESSERA_STORE_RESET: 'yes' } }).message,
+    'config: field "storeReset" must be equal to one of the allowed values: hold, accept (env TESSERA_STORE_RESET)',
+  );
+  t.match(configError({ file: yamlFile(t, 'storeReset: true\n'), env: {} }).message, /^config: field "storeReset" must be equal to one of the allowed values: hold, accept/);
 });

@@ -68,9 +68,10 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const store = new FileStore(dataDir, seed);
   await store.open();
   const sync = await new RegistrySync(store, { env: config.env, ...(opts.clock ? { now: opts.clock } : {}) }).start();
-  const users = opts.auth ? new UserCache(store, 1000) : null;
-  const legacyTokens = opts.auth ? new DocCache(store, 'legacyToken', 1000) : null;
-  const keys = new KeyCache(store, config.env, 1000);
+  // As bin/start.ts wires them: the caches hear changes through the sync.
+  const users = opts.auth ? new UserCache(sync.reader, 1000) : null;
+  const legacyTokens = opts.auth ? new DocCache(sync.reader, 'legacyToken', 1000) : null;
+  const keys = new KeyCache(sync.reader, config.env, 1000);
   const secret = await sharedSecret(store, INJECT_SECRET_ID);
   const gateway = createGateway(config, {
     holder: sync,

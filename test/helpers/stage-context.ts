@@ -9,7 +9,7 @@ import type { Group, Product, Service, Tenant } from '../../registry/view/types.
 /** A snapshot built the way the sync builds one, from documents given in the test. */
 export function snapshotOf(docs: { products?: Product[]; services?: Service[]; groups?: Group[] }, env = 'dev'): Snapshot {
   const byKind = { product: docs.products ?? [], service: docs.services ?? [], group: docs.groups ?? [], signingKey: [], revocation: [] };
-  return buildSnapshot(registryData(1, [], (kind) => byKind[kind]), env);
+  return buildSnapshot(registryData(1, { epoch: 'test', acceptedEpoch: null }, [], (kind) => byKind[kind]), env);
 }
 
 /** A key entry as the key cache holds one: the tenant's ext key by its hash, compiled for `env`. */

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import t from 'tap';
 import type { SeedDoc } from '../../registry/control/seed.js';
 import { RedisStore, type RedisStoreOptions } from '../../registry/control/store/redis.js';
-import { ConflictError, StoreUnavailableError, type ChangeEvent } from '../../registry/control/store/types.js';
+import { ConflictError, StoreResetError, StoreUnavailableError, type ChangeEvent } from '../../registry/control/store/types.js';
 import { startRedis, uniquePrefix } from '../helpers/redis.js';
 import { seed, service, tenant } from './store-contract.js';
 
@@ -339,9 +339,25 @@ t.test('Redis down: calls fail fast with StoreUnavailableError; after a restart 
   const resync = await fb.until((e) => e.kind === '*', "b's resync after the restart", 8000, mark);
   t.equal(resync.version, 0, 'the resync carries the (reset) registry version');
 
-  // The same store objects, not reopened: commands work again (Redis came back empty: no persistence).
-  const v = await eventually(() => a.put('service', service('after', 4702)), 'a write through a after the restart');
-  t.equal(v, 1, 'the restarted Redis is empty, so the document starts at version 1');
+  // The same store objects, not reopened: commands work again, but Redis came back empty (no
+  // persistence), so it is no longer the registry a opened: a's writes are refused, nothing written,
+  // until an operator accepts the store as it is (issue 16 §6).
+  const refused = await eventually(
+    () =>
+      rejectionOf(a.put('service', service('after', 4702)), 3000).then((err) => {
+        if (!(err instanceof StoreResetError)) throw err;
+        return err;
+      }),
+    'a refused write through a after the restart',
+  );
+  t.match(refused.message, /tessera store accept-reset/, 'the refusal says what ends it');
+  t.ok(refused instanceof StoreUnavailableError, 'a kind of unavailability: services answer 503, code 181');
+  t.equal(await raw.exists(`${prefix}doc:service`, `${prefix}version`), 0, 'nothing was written');
+  const accepted = await b.acceptReset();
+  t.equal(accepted.version, 1, 'the acceptance is the first version of the new registry');
+  const v = await a.put('service', service('after', 4702));
+  t.equal(v, 1, 'a adopts the accepted registry and writes again: the document starts at version 1');
+  t.equal(a.epoch, accepted.epoch, 'under the accepted identity');
   t.same((await eventually(() => b.get('service', 'after'), 'b read'))?.doc.port, 4702, 'b reads it');
 
   // Both subscribers are back on the channel (a's and b's): a write from a reaches b as an event.

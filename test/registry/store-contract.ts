@@ -296,6 +296,32 @@ export function storeContract(t: Test, backend: Backend): void {
     t.notOk('users' in data || 'tenants' in data, 'users and tenants are cached, not snapshotted');
   });
 
+  t.test(`${backend.name}: a store has an identity; acceptReset gives it a new, accepted one and announces a resync`, async (t) => {
+    const store = await open(t);
+    const before = await store.load();
+    t.match(before.identity.epoch, /^[0-9a-f]{16}$/, 'an opened store carries its registry identity');
+    t.equal(before.identity.acceptedEpoch, null, 'none accepted yet');
+    const resyncs: ChangeEvent[] = [];
+    let heard: () => void = () => undefined;
+    const announced = new Promise<void>((resolve) => (heard = resolve));
+    const off = store.onChange((e) => {
+      if (e.kind === '*' && e.id === 'accept-reset') (resyncs.push(e), heard());
+    });
+    t.teardown(off);
+    const accepted = await store.acceptReset();
+    const after = await store.load();
+    t.not(accepted.epoch, before.identity.epoch, 'a new identity');
+    t.same(after.identity, { epoch: accepted.epoch, acceptedEpoch: accepted.epoch }, 'marked accepted');
+    t.equal(accepted.version, before.version + 1, 'one version further');
+    t.equal(after.version, accepted.version);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([announced, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no accept-reset resync within 3 s')), 3000)))]);
+    clearTimeout(timer);
+    t.same(resyncs.map((e) => [e.version, e.op]), [[accepted.version, 'put']], 'one resync at that version');
+    t.same(after.products, before.products, 'the data is taken as it is');
+    t.equal(await store.put('service', service('after', 4105)), 1, 'and written to as before');
+  });
+
   t.test(`${backend.name}: registerHost/unregisterHost: host events, load().hosts, no duplicates`, async (t) => {
     const store = await open(t);
     const f = await feed(store);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateDocument } from '../schema.js';
@@ -5,7 +6,7 @@ import type { SeedDoc } from '../seed.js';
 import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../../view/types.js';
 import { registryData } from '../../view/registry-data.js';
 import { lease, type RateLease, type RateWindow } from '../../view/rate-window.js';
-import { ConflictError, DuplicateError, docId, type ChangeEvent, type Counter, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
+import { ACCEPT_RESET_EVENT_ID, ConflictError, DuplicateError, docId, type AcceptedReset, type ChangeEvent, type Counter, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
 
 interface Entry {
   doc: unknown;
@@ -18,14 +19,19 @@ interface PersistedState {
   docs: Record<DocKind, Record<string, Entry>>;
   /** `kind:id` of every seed document ever applied: a deleted one is not brought back by the next start. */
   seeded: string[];
+  /** Which registry this is (registry/view/store-reset.ts); files written before it had none and get one at open. */
+  epoch?: string;
+  acceptedEpoch?: string | null;
 }
 
 function emptyDocs(): Record<DocKind, Record<string, Entry>> {
   return Object.fromEntries(DOC_KINDS.map((k) => [k, {}])) as Record<DocKind, Record<string, Entry>>;
 }
 
+const newEpoch = () => randomBytes(8).toString('hex');
+
 function emptyState(): PersistedState {
-  return { format: 1, version: 0, docs: emptyDocs(), seeded: [] };
+  return { format: 1, version: 0, docs: emptyDocs(), seeded: [], epoch: newEpoch(), acceptedEpoch: null };
 }
 
 /**
@@ -82,8 +88,12 @@ export class FileStore implements Store {
       }
       this.#state = state;
     }
-    const seeded = new Set(this.#state.seeded);
     let changed = text === null;
+    if (this.#state.epoch === undefined) {
+      this.#state.epoch = newEpoch();
+      changed = true;
+    }
+    const seeded = new Set(this.#state.seeded);
     for (const s of this.seed) {
       const id = docId(s.kind, s.doc);
       const tag = `${s.kind}:${id}`;
@@ -130,7 +140,21 @@ export class FileStore implements Store {
   }
 
   async load(): Promise<RegistryData> {
-    return registryData(this.#state.version, [...this.#hosts], (kind) => Object.values(this.#state.docs[kind]).map((e) => e.doc));
+    const identity = { epoch: this.#state.epoch ?? null, acceptedEpoch: this.#state.acceptedEpoch ?? null };
+    return registryData(this.#state.version, identity, [...this.#hosts], (kind) => Object.values(this.#state.docs[kind]).map((e) => e.doc));
+  }
+
+  /**
+   * One process holds the file, so its data cannot go from under a running gateway; kept for the
+   * contract (and a test of the gateway's acceptance), as Redis does it: a new accepted epoch and a resync.
+   */
+  acceptReset(): Promise<AcceptedReset> {
+    return this.#write(() => {
+      const epoch = newEpoch();
+      const next: PersistedState = { ...this.#state, version: this.#state.version + 1, epoch, acceptedEpoch: epoch };
+      this.#commit(next, { version: next.version, kind: '*', id: ACCEPT_RESET_EVENT_ID, op: 'put' });
+      return { epoch, version: next.version };
+    });
   }
 
   async findTenantByKeyHash(keyHash: string): Promise<Versioned<Tenant> | null> {

@@ -13,10 +13,13 @@ export function storeIsShared(config: Readonly<Config>): boolean {
   return isFile(config.store) ? FileStore.shared : RedisStore.shared;
 }
 
-/** The store named by `config.store`, seeded from `config.seed` when that directory exists. */
-export function openStore(config: Readonly<Config>, opts: { onError?: (err: unknown) => void } = {}): Store {
+/**
+ * The store named by `config.store`, seeded from `config.seed` when that directory exists — unless
+ * `seed` is false (`tessera store accept-reset` accepts the store as it is, it adds nothing).
+ */
+export function openStore(config: Readonly<Config>, opts: { onError?: (err: unknown) => void; seed?: boolean } = {}): Store {
   const seedDir = resolve(config.seed);
-  const seed = existsSync(seedDir) ? readSeed(seedDir) : [];
+  const seed = opts.seed !== false && existsSync(seedDir) ? readSeed(seedDir) : [];
   if (isFile(config.store)) return new FileStore(resolve(config.store.slice('file:'.length)), seed);
   return new RedisStore({ url: config.store, seed, ...(opts.onError ? { onError: opts.onError } : {}) });
 }

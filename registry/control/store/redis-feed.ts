@@ -21,8 +21,9 @@ export interface RedisFeedOptions {
 export class RedisFeed {
   readonly #opts: RedisFeedOptions;
   readonly #listeners = new Set<(e: ChangeEvent) => void>();
+  /** The newest version known from the messages (or a resync). */
   #lastVersion = 0;
-  /** What the previous poll read: a later poll reading less means Redis lost data (replaced, restarted empty). */
+  /** What the previous poll read. */
   #lastPolled = 0;
   /** A version a poll saw ahead of the messages; resync only if the messages still lag at the next poll. */
   #suspect: number | null = null;
@@ -96,7 +97,10 @@ export class RedisFeed {
     this.#polling = true;
     try {
       const v = await this.#opts.readVersion();
-      const replaced = v < this.#lastPolled;
+      // Less than any version seen — polled or carried by a message — means Redis lost data
+      // (replaced, restarted empty). Messages count: a process that seeded the store after opening
+      // it has seen its version climb only through them until its first poll.
+      const replaced = v < Math.max(this.#lastPolled, this.#lastVersion);
       // A version ahead of the messages may just be a message in flight: only a gap that is still
       // there one poll later means a lost message.
       const lost = this.#suspect !== null && this.#lastVersion < this.#suspect;

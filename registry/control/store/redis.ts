@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { validateDocument } from '../schema.js';
 import type { SeedDoc } from '../seed.js';
@@ -6,10 +7,13 @@ import { registryData, SNAPSHOT_DOCS } from '../../view/registry-data.js';
 import { RedisFeed } from './redis-feed.js';
 import type { RateLease } from '../../view/rate-window.js';
 import {
+  ACCEPT_RESET_EVENT_ID,
   ConflictError,
   docId,
   DuplicateError,
+  StoreResetError,
   StoreUnavailableError,
+  type AcceptedReset,
   type ChangeEvent,
   type Counter,
   type RegistryData,
@@ -19,24 +23,36 @@ import {
 } from './types.js';
 
 /**
- * One atomic write (Redis runs a script as MULTI/EXEC does, but can check first): compare the
- * document's version (-1: any), check unique indexes, replace the index entries the document owns
- * (kept in `own:<kind>`, so no read is needed before writing), write the document, INCR the
- * registry version and PUBLISH the change — one round trip, nothing half-written.
- *
- * KEYS: doc hash, version hash, registry version, channel, owned-index hash
- * ARGV: id, json ('' = delete), expected version (-1 = any), kind, n entries, (index key, field, value)×n
- * Returns {1, new doc version, registry version} | {-1, actual version} | {-2, 0, field, holder} | {0, 0, 0}
+ * Refuses a write into a store that is no longer the registry this process opened (issue 16 §6):
+ * its epoch went with its data, or something else recreated one. Returns the store's epoch and the
+ * one an operator accepted, so that the caller can adopt an accepted one.
  */
-const WRITE = `
-local id = ARGV[1]
-local json = ARGV[2]
-local expected = tonumber(ARGV[3])
+const SAME_REGISTRY = (epochKey: string, acceptedKey: string, mine: string) => `
+local epoch = redis.call('GET', ${epochKey})
+if epoch ~= ${mine} then return {-3, 0, epoch or '', redis.call('GET', ${acceptedKey}) or ''} end
+`;
+
+/**
+ * One atomic write (Redis runs a script as MULTI/EXEC does, but can check first): check the store
+ * is still the registry this process opened, compare the document's version (-1: any), check unique
+ * indexes, replace the index entries the document owns (kept in `own:<kind>`, so no read is needed
+ * before writing), write the document, INCR the registry version and PUBLISH the change — one round
+ * trip, nothing half-written.
+ *
+ * KEYS: doc hash, version hash, registry version, channel, owned-index hash, epoch, accepted epoch
+ * ARGV: this process's epoch, id, json ('' = delete), expected version (-1 = any), kind, n entries, (index key, field, value)×n
+ * Returns {1, new doc version, registry version} | {-1, actual version} | {-2, 0, field, holder} | {0, 0, 0}
+ *       | {-3, 0, store epoch, accepted epoch}
+ */
+const WRITE = `${SAME_REGISTRY('KEYS[6]', 'KEYS[7]', 'ARGV[1]')}
+local id = ARGV[2]
+local json = ARGV[3]
+local expected = tonumber(ARGV[4])
 local cur = tonumber(redis.call('HGET', KEYS[2], id) or '0')
 if expected >= 0 and cur ~= expected then return {-1, cur} end
 if json == '' and cur == 0 then return {0, 0, 0} end
-local i = 6
-local nadd = tonumber(ARGV[5])
+local i = 7
+local nadd = tonumber(ARGV[6])
 local add = {}
 local keep = {}
 for n = 1, nadd do
@@ -70,7 +86,7 @@ else
   redis.call('HSET', KEYS[2], id, docver)
 end
 local v = redis.call('INCR', KEYS[3])
-redis.call('PUBLISH', KEYS[4], cjson.encode({version = v, kind = ARGV[4], id = id, op = op}))
+redis.call('PUBLISH', KEYS[4], cjson.encode({version = v, kind = ARGV[5], id = id, op = op}))
 return {1, docver, v}
 `;
 
@@ -81,10 +97,30 @@ if not id then return false end
 return {id, redis.call('HGET', KEYS[2], id), redis.call('HGET', KEYS[3], id)}
 `;
 
-const HOST = `
+/** KEYS: hosts, registry version, channel, epoch, accepted epoch. ARGV: field, registration ('' = remove), service, this process's epoch. */
+const HOST = `${SAME_REGISTRY('KEYS[4]', 'KEYS[5]', 'ARGV[4]')}
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 local v = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', KEYS[3], cjson.encode({version = v, kind = 'host', id = ARGV[3], op = ARGV[2] == '' and 'delete' or 'put'}))
+return {1, 0, v}
+`;
+
+/** The store's epoch: created by the first process to open it (an empty store), else the one it has. */
+const OPEN_EPOCH = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`;
+
+/**
+ * The operator's acceptance of the store as it is (\`tessera store accept-reset\`): a new epoch,
+ * marked accepted, and a resync announced. KEYS: epoch, accepted epoch, registry version, channel.
+ * ARGV: the new epoch, the resync's id.
+ */
+const ACCEPT_RESET = `
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[1])
+local v = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', KEYS[4], cjson.encode({version = v, kind = '*', id = ARGV[2], op = 'put'}))
 return v
 `;
 
@@ -149,6 +185,16 @@ export interface RedisStoreOptions {
 
 type WriteResult = [number, number, number | string, string?];
 
+/** The scripts defined on the command connection (ioredis adds them as methods). */
+interface Scripts {
+  tesseraWrite(...a: (string | number)[]): Promise<WriteResult>;
+  tesseraHost(...a: string[]): Promise<[number, number, number]>;
+  tesseraOpenEpoch(key: string, candidate: string): Promise<string>;
+  tesseraAcceptReset(...a: string[]): Promise<number>;
+}
+
+const newEpoch = () => randomBytes(8).toString('hex');
+
 /**
  * The production store: documents in Redis hashes under a key prefix, every write an atomic,
  * versioned, published change; many gateways follow one registry.
@@ -159,6 +205,8 @@ type WriteResult = [number, number, number | string, string?];
  *   <p>own:<kind>   id -> index entries the document holds (so a write needs no read first)
  *   <p>hosts        service|version|host|port -> registration
  *   <p>version      registry version (INCR by every write)     <p>seeded  set of applied seed docs
+ *   <p>epoch        which registry this is (set by the first open; gone with the data)
+ *   <p>accepted     the epoch an operator accepted after a reset (accept-reset)
  *   channel <p>changes: {version, kind, id, op}
  */
 export class RedisStore implements Store {
@@ -170,6 +218,8 @@ export class RedisStore implements Store {
   readonly #client: Redis;
   readonly #feed: RedisFeed;
   readonly #opts: RedisStoreOptions;
+  /** The registry this process opened: writes into another one are refused (StoreResetError). */
+  #epoch = '';
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
@@ -196,9 +246,11 @@ export class RedisStore implements Store {
       pollMs: opts.pollMs ?? 1000,
       ...(opts.onError ? { onError: opts.onError } : {}),
     });
-    this.#client.defineCommand('tesseraWrite', { numberOfKeys: 5, lua: WRITE });
+    this.#client.defineCommand('tesseraWrite', { numberOfKeys: 7, lua: WRITE });
     this.#client.defineCommand('tesseraByIndex', { numberOfKeys: 3, lua: BY_INDEX });
-    this.#client.defineCommand('tesseraHost', { numberOfKeys: 3, lua: HOST });
+    this.#client.defineCommand('tesseraHost', { numberOfKeys: 5, lua: HOST });
+    this.#client.defineCommand('tesseraOpenEpoch', { numberOfKeys: 1, lua: OPEN_EPOCH });
+    this.#client.defineCommand('tesseraAcceptReset', { numberOfKeys: 4, lua: ACCEPT_RESET });
     this.#client.defineCommand('tesseraFailure', { numberOfKeys: 1, lua: FAILURE });
     this.#client.defineCommand('tesseraRateLease', { numberOfKeys: 1, lua: RATE_LEASE });
   }
@@ -207,10 +259,52 @@ export class RedisStore implements Store {
     return this.prefix + parts.join(':');
   }
 
+  /**
+   * Connects, follows the change feed and takes the store's epoch (creating it on an empty store:
+   * a process opening a store cannot tell a new one from one that lost its data), then seeds.
+   */
   async open(): Promise<void> {
     await this.#client.connect();
     await this.#feed.open();
+    this.#epoch = (await this.#call(() => this.#scripts.tesseraOpenEpoch(this.#key('epoch'), newEpoch()))) as string;
     await this.#applySeed();
+  }
+
+  get #scripts(): Scripts {
+    return this.#client as unknown as Scripts;
+  }
+
+  /** The epoch this process writes under: the one it opened, or one an operator accepted since. */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  /**
+   * Runs a guarded script; a refusal because the store is another registry now adopts that one if
+   * an operator accepted it (and runs the script again), else throws StoreResetError.
+   */
+  async #guarded<R extends [number, number, ...unknown[]]>(run: (epoch: string) => Promise<R>): Promise<R> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.#call(() => run(this.#epoch));
+      if (r[0] !== -3) return r;
+      const [, , epoch, accepted] = r as unknown as [number, number, string, string];
+      if (attempt === 0 && epoch !== '' && epoch === accepted) {
+        this.#epoch = epoch;
+        continue;
+      }
+      throw new StoreResetError(
+        `redis: the store lost the registry this process opened (${epoch === '' ? 'it has no registry identity' : 'it is another registry'}); ` +
+          'writes are refused until an operator runs `tessera store accept-reset`',
+      );
+    }
+  }
+
+  async acceptReset(): Promise<AcceptedReset> {
+    const epoch = newEpoch();
+    const keys = [this.#key('epoch'), this.#key('accepted'), this.#key('version'), this.#key('changes')];
+    const version = Number(await this.#call(() => this.#scripts.tesseraAcceptReset(...keys, epoch, ACCEPT_RESET_EVENT_ID)));
+    this.#epoch = epoch;
+    return { epoch, version };
   }
 
   /** Seed documents never applied to this Redis are written (once: a deleted one stays deleted). */
@@ -277,6 +371,8 @@ export class RedisStore implements Store {
     m.get(this.#key('version'));
     for (const [kind] of SNAPSHOT_DOCS) m.hvals(this.#key('doc', kind));
     m.hvals(this.#key('hosts'));
+    m.get(this.#key('epoch'));
+    m.get(this.#key('accepted'));
     const res = await this.#call(() => m.exec());
     if (res === null) throw new StoreUnavailableError('redis: transaction aborted');
     const val = (i: number) => {
@@ -285,7 +381,9 @@ export class RedisStore implements Store {
       return v;
     };
     const docs = (i: number) => (val(i) as string[]).map((s) => JSON.parse(s) as unknown);
-    return registryData(Number(val(0) ?? 0), docs(SNAPSHOT_DOCS.length + 1) as HostRegistration[], (_kind, i) => docs(i + 1));
+    const n = SNAPSHOT_DOCS.length;
+    const identity = { epoch: (val(n + 2) as string | null) ?? null, acceptedEpoch: (val(n + 3) as string | null) ?? null };
+    return registryData(Number(val(0) ?? 0), identity, docs(n + 1) as HostRegistration[], (_kind, i) => docs(i + 1));
   }
 
   async get<K extends DocKind>(kind: K, id: string): Promise<Versioned<DocByKind[K]> | null> {
@@ -341,16 +439,19 @@ export class RedisStore implements Store {
     const entries = doc === null ? [] : this.#indexes(kind, doc);
     const args: (string | number)[] = [id, doc === null ? '' : JSON.stringify(doc), opts.ifVersion ?? -1, kind, entries.length];
     for (const e of entries) args.push(e.key, e.field, e.value);
-    const r = (await this.#call(() =>
-      (this.#client as unknown as { tesseraWrite(...a: (string | number)[]): Promise<WriteResult> }).tesseraWrite(
+    const r = await this.#guarded((epoch) =>
+      this.#scripts.tesseraWrite(
         this.#key('doc', kind),
         this.#key('ver', kind),
         this.#key('version'),
         this.#key('changes'),
         this.#key('own', kind),
+        this.#key('epoch'),
+        this.#key('accepted'),
+        epoch,
         ...args,
       ),
-    )) as WriteResult;
+    );
     if (r[0] === 1) return { docVersion: r[1], changed: true };
     if (r[0] === 0) return { docVersion: 0, changed: false };
     if (r[0] === -2) {
@@ -372,15 +473,8 @@ export class RedisStore implements Store {
 
   async #host(host: HostRegistration, value: string): Promise<void> {
     const field = `${host.service}|${host.version}|${host.host}|${host.port}`;
-    await this.#call(() =>
-      (this.#client as unknown as { tesseraHost(...a: string[]): Promise<number> }).tesseraHost(
-        this.#key('hosts'),
-        this.#key('version'),
-        this.#key('changes'),
-        field,
-        value,
-        host.service,
-      ),
+    await this.#guarded((epoch) =>
+      this.#scripts.tesseraHost(this.#key('hosts'), this.#key('version'), this.#key('changes'), this.#key('epoch'), this.#key('accepted'), field, value, host.service, epoch),
     );
   }
 

@@ -52,6 +52,25 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
+/**
+ * A write refused because the store lost the registry this process opened it with (a Redis
+ * restarted without persistence): writing would build a new registry the gateways refuse. A kind
+ * of unavailability (services answer 503, code 181, and nothing changed) until an operator runs
+ * `tessera store accept-reset`; the store then writes again.
+ */
+export class StoreResetError extends StoreUnavailableError {
+  override name = 'StoreResetError';
+}
+
+/** The `id` of the resync (`*`) an `acceptReset` announces: what lets a process tell it from a reconnect's. */
+export const ACCEPT_RESET_EVENT_ID = 'accept-reset';
+
+/** What `acceptReset` did: the store's new identity and the registry version the acceptance reached. */
+export interface AcceptedReset {
+  readonly epoch: string;
+  readonly version: number;
+}
+
 /** Failures counted under one key (a username, a client address): how many, and when the latest was. */
 export interface Counter {
   readonly count: number;
@@ -103,6 +122,13 @@ export interface Store {
    * never passes the limit (registry/view/rate-window.ts). Not a document either.
    */
   leaseRate(key: string, limit: number, windowMs: number, want: number): Promise<RateLease>;
+  /**
+   * The operator's word that the store as it is now is the registry (after it lost data: see
+   * registry/view/store-reset.ts): gives the store a new identity marked accepted, bumps the
+   * version and announces a resync (`*`), so that every gateway holding the old registry takes this
+   * one and every writer that was refused writes again.
+   */
+  acceptReset(): Promise<AcceptedReset>;
   registerHost(host: HostRegistration): Promise<void>;
   unregisterHost(host: HostRegistration): Promise<void>;
   onChange(listener: (event: ChangeEvent) => void): () => void;
