@@ -51,13 +51,13 @@ export async function loadPortVars() {
   }
 }
 
-export function tesseraEnv(store) {
+export function tesseraEnv(store, seedDir = SEED_DIR) {
   return {
     PATH: process.env.PATH ?? '',
     // Every port on 0 (the kernel picks): two Tessera processes side by side must not collide.
     ...Object.fromEntries(portVars.map((v) => [v, '0'])),
     TESSERA_HOST: '127.0.0.1',
-    TESSERA_SEED: SEED_DIR,
+    TESSERA_SEED: seedDir,
     TESSERA_DEMO: 'false',
     TESSERA_STORE: store,
   };
@@ -70,13 +70,13 @@ export function freshFileStore() {
   return `file:${dir}`;
 }
 
-export async function startTessera(name, extraArgs, store = freshFileStore()) {
+export async function startTessera(name, extraArgs, store = freshFileStore(), seedDir = SEED_DIR) {
   const p = await startProcess({
     name,
     cmd: process.execPath,
     args: [join(DIST, 'bin', 'tessera.js'), 'start', ...extraArgs],
     cwd: REPO,
-    env: tesseraEnv(store),
+    env: tesseraEnv(store, seedDir),
     cpu: 0,
     ready: jsonReady,
     timeoutMs: 30_000,
@@ -120,8 +120,30 @@ export async function injected(base, headers) {
   return { raw, obj: JSON.parse(raw) };
 }
 
-export async function setupTesseraFull(name, extraArgs, seed, ctx, store) {
-  const t = await startTessera(name, extraArgs, store);
+/**
+ * The bench seed with rate limits on the login application: a tenant and a per-user limit, high
+ * enough never to be reached, so every request is counted and none refused — the cost of counting.
+ */
+export function rateLimitedSeed() {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-seed-'));
+  tempDirs.push(dir);
+  for (const f of ['products.yaml', 'services.yaml', 'tenants.yaml', 'users.yaml']) {
+    let text = readFileSync(join(SEED_DIR, f), 'utf8');
+    if (f === 'tenants.yaml') {
+      const before = text;
+      text = text.replace(
+        /(\n(\s+)package: BENCH_LOGIN\n)/,
+        '$1$2rateLimits:\n$2  - { by: tenant, limit: 1000000000, windowSeconds: 3600 }\n$2  - { by: user, limit: 1000000000, windowSeconds: 3600 }\n',
+      );
+      if (text === before) throw new Error('bench/seed/tenants.yaml: no application with package BENCH_LOGIN to rate-limit');
+    }
+    writeFileSync(join(dir, f), text);
+  }
+  return dir;
+}
+
+export async function setupTesseraFull(name, extraArgs, seed, ctx, store, seedDir) {
+  const t = await startTessera(name, extraArgs, store, seedDir);
   const token = await login(t.base, seed);
   const headers = { key: seed.loginKey, authorization: `Bearer ${token}` };
   const inj = await injected(t.base, headers);
@@ -181,6 +203,18 @@ export function contenders(seed, ctx) {
       id: 'tessera-full',
       label: 'Tessera: key + Bearer token + user ACL/config + inject',
       setup: () => setupTesseraFull('tessera-full', [], seed, ctx),
+    },
+    {
+      id: 'tessera-limited',
+      label: 'Tessera: full pipeline + tenant and user rate limits',
+      async setup() {
+        const t = await setupTesseraFull('tessera-limited', [], seed, ctx, undefined, rateLimitedSeed());
+        const r = await get(t.url, t.headers);
+        const policy = r.headers.get('ratelimit-policy');
+        if (r.status !== 200 || policy === null) throw new Error(`rate-limited sanity: ${r.status}, RateLimit-Policy ${policy}`);
+        ctx.notes.push(`tessera-limited: every request counted by two limits (RateLimit-Policy: ${policy}).`);
+        return t;
+      },
     },
     {
       id: 'tessera-workers',

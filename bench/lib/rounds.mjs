@@ -16,7 +16,7 @@ export const COMPETITOR_BARS = [
 export function roundOrder(rows, round) {
   const [a, b] = COMPETITOR_BARS.map(([id]) => id);
   const pair = Math.floor((round - 1) / 2) % 2 === 0 ? [b, a] : [a, b];
-  const block = [pair[0], 'undici', 'tessera-full', pair[1]];
+  const block = [pair[0], 'undici', 'tessera-full', 'tessera-limited', pair[1]];
   const rest = rows.filter((r) => !block.includes(r.id));
   const ordered = [...rest, ...block.map((id) => rows.find((r) => r.id === id)).filter((r) => r !== undefined)];
   return round % 2 ? ordered : ordered.reverse();
