@@ -32,6 +32,11 @@ export interface Config {
     maxBodyBytes: number;
     /** Connections the kernel may queue before the gateway accepts them (capped by net.core.somaxconn). */
     listenBacklog: number;
+    /**
+     * When answers carry RateLimit-Policy/RateLimit: `always`; `near` (default) once a counted limit
+     * has a fifth or less left, and on every 429; `off` (429s keep Retry-After).
+     */
+    rateLimitHeaders: 'always' | 'near' | 'off';
     websocket: {
       /** Proxy WebSocket upgrades; off: an upgrade is refused with 403 (code 192). */
       enabled: boolean;
@@ -171,6 +176,7 @@ export const configSchema: JSONSchemaType<Config> = {
         'maxConnections',
         'maxBodyBytes',
         'listenBacklog',
+        'rateLimitHeaders',
         'websocket',
       ],
       default: filledByDefaults,
@@ -190,6 +196,7 @@ export const configSchema: JSONSchemaType<Config> = {
         maxConnections: { type: 'integer', minimum: 0, maximum: 1000000, default: 10000, description: 'client connections per process, 0: no limit' },
         maxBodyBytes: { type: 'integer', minimum: 0, maximum: 1099511627776, default: 0, description: 'request body bytes, 0: no limit' },
         listenBacklog: { type: 'integer', minimum: 1, maximum: 65535, default: 4096, description: 'accept queue length' },
+        rateLimitHeaders: { type: 'string', enum: ['always', 'near', 'off'], default: 'near', description: 'when answers carry the RateLimit headers' },
         websocket: {
           type: 'object',
           additionalProperties: false,
@@ -379,6 +386,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_SEND_TIMEOUT: 'gateway.sendTimeoutSeconds',
   TESSERA_MAX_CONNECTIONS: 'gateway.maxConnections',
   TESSERA_MAX_BODY_BYTES: 'gateway.maxBodyBytes',
+  TESSERA_RATE_LIMIT_HEADERS: 'gateway.rateLimitHeaders',
   TESSERA_UPSTREAM_RETRIES: 'upstream.retries',
   TESSERA_MAX_REQUESTS_PER_HOST: 'upstream.maxRequestsPerHost',
   TESSERA_WEBSOCKET: 'gateway.websocket.enabled',

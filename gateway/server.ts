@@ -113,7 +113,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     cors: config.cors.enabled,
   });
   const rateLimiter = deps.rateLimiter ?? new RateLimiter(null, deps.now ? { now: deps.now } : {});
-  const everyRequest = stagesOf('every-request', [createRateLimitStage(rateLimiter), ...(deps.everyRequest ?? [])]);
+  const everyRequest = stagesOf('every-request', [createRateLimitStage(rateLimiter, limits.rateLimitHeaders), ...(deps.everyRequest ?? [])]);
   const respond = createResponder(config.cors);
   const clientIp = createClientIp(config.gateway.trustedProxies);
   const decisions = new DecisionMemo(deps.keys, deps.authenticator ?? null, deps.now);

@@ -25,8 +25,13 @@ function subjectOf(rule: RateRule, ctx: RequestContext): string | null {
 /**
  * The `RateLimit-Policy` / `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers) for the
  * rules that counted this request, on its answer whatever it is; a refusal adds `Retry-After`.
+ * null: this answer carries none (`gateway.rateLimitHeaders`).
  */
-function headersFor(counted: readonly RateCounter[], now: number, refused: RateCounter | null): string[] {
+function headersFor(counted: readonly RateCounter[], now: number, refused: RateCounter | null, mode: RateLimitHeaders): string[] | null {
+  if (mode === 'off') return refused === null ? null : [HEADERS.RETRY_AFTER, retryAfter(refused, now)];
+  // `near`: only when one of the limits is within a fifth of its quota — a client that needs to
+  // slow down is told; the rest of the traffic is spared two header lines per answer.
+  if (mode === 'near' && refused === null && !counted.some((c) => (c.tokens + c.remaining) * 5 <= c.rule.limit)) return null;
   let policy = '';
   let state = '';
   for (const c of counted) {
@@ -36,8 +41,12 @@ function headersFor(counted: readonly RateCounter[], now: number, refused: RateC
     state += `${sep}"${c.rule.name}";r=${r};t=${Math.max(0, Math.ceil((c.resetAt - now) / 1000))}`;
   }
   const out = [HEADERS.RATELIMIT_POLICY, policy, HEADERS.RATELIMIT, state];
-  if (refused !== null) out.push(HEADERS.RETRY_AFTER, String(Math.max(1, Math.ceil((refused.blockedUntil - now) / 1000))));
+  if (refused !== null) out.push(HEADERS.RETRY_AFTER, retryAfter(refused, now));
   return out;
+}
+
+function retryAfter(c: RateCounter, now: number): string {
+  return String(Math.max(1, Math.ceil((c.blockedUntil - now) / 1000)));
 }
 
 /**
@@ -46,7 +55,9 @@ function headersFor(counted: readonly RateCounter[], now: number, refused: RateC
  * up refuses with 429/190. A kept decision does not skip it. Unkeyed requests have no tenant to
  * count for and pass (SOAJS throttles keyed requests only).
  */
-export function createRateLimitStage(limiter: RateLimiter): Stage {
+export type RateLimitHeaders = 'always' | 'near' | 'off';
+
+export function createRateLimitStage(limiter: RateLimiter, headers: RateLimitHeaders = 'always'): Stage {
   /** Continues after a counter that had to lease: the rest of the rules, in order. */
   async function rest(ctx: RequestContext, rules: readonly RateRule[], from: number, counted: RateCounter[], pending: Promise<boolean>): Promise<Denial | null> {
     const c = counted[counted.length - 1]!;
@@ -57,7 +68,7 @@ export function createRateLimitStage(limiter: RateLimiter): Stage {
       counted.push(counter);
       if (!(await limiter.take(counter, limiter.now()))) return refuse(ctx, counted, counter);
     }
-    ctx.responseHeaders = headersFor(counted, limiter.now(), null);
+    ctx.responseHeaders = headersFor(counted, limiter.now(), null, headers);
     return null;
   }
 
@@ -68,7 +79,7 @@ export function createRateLimitStage(limiter: RateLimiter): Stage {
   }
 
   function refuse(ctx: RequestContext, counted: RateCounter[], c: RateCounter): Denial {
-    ctx.responseHeaders = headersFor(counted, limiter.now(), c);
+    ctx.responseHeaders = headersFor(counted, limiter.now(), c, headers);
     return ERRORS.RATE_LIMITED;
   }
 
@@ -91,7 +102,7 @@ export function createRateLimitStage(limiter: RateLimiter): Stage {
         if (ok === false) return refuse(ctx, counted, counter);
         return rest(ctx, rules, i + 1, counted, ok);
       }
-      if (counted.length > 0) ctx.responseHeaders = headersFor(counted, now, null);
+      if (counted.length > 0) ctx.responseHeaders = headersFor(counted, now, null, headers);
       return null;
     },
   };

@@ -50,8 +50,8 @@ const clock = () => now;
 const echo = await startEchoService();
 t.teardown(() => echo.close());
 
-async function gatewayWith(products: Product[], ts: Tenant[]): Promise<TestGateway> {
-  const gw = await startTestGateway({ products, tenants: ts, services, clock });
+async function gatewayWith(products: Product[], ts: Tenant[], headers: 'always' | 'near' | 'off' = 'always'): Promise<TestGateway> {
+  const gw = await startTestGateway({ products, tenants: ts, services, clock, config: { 'gateway.rateLimitHeaders': headers } });
   for (const s of services) await gw.store.registerHost({ service: s.name, version: '1', host: '127.0.0.1', port: echo.port, maintenancePort: echo.maintenance.port });
   await settle(gw);
   return gw;
@@ -124,7 +124,7 @@ t.test('application and key limits replace the tier’s; a service-scoped rule c
 });
 
 t.test('per client address: counted per tenant and address', async (t) => {
-  const gw = await startTestGateway({ products: [tier([{ by: 'ip', limit: 2, windowSeconds: 60 }])], tenants: tenants(), services, clock, config: { 'gateway.trustedProxies': ['127.0.0.1/32'] } });
+  const gw = await startTestGateway({ products: [tier([{ by: 'ip', limit: 2, windowSeconds: 60 }])], tenants: tenants(), services, clock, config: { 'gateway.trustedProxies': ['127.0.0.1/32'], 'gateway.rateLimitHeaders': 'always' } });
   t.teardown(() => gw.close());
   for (const s of services) await gw.store.registerHost({ service: s.name, version: '1', host: '127.0.0.1', port: echo.port, maintenancePort: echo.maintenance.port });
   await settle(gw);
@@ -147,4 +147,23 @@ t.test('a registry change does not reset the counters', async (t) => {
   await gw.store.put('service', { name: 'extra', port: 2, versions: { '1': { extKeyRequired: false } } });
   await settle(gw);
   t.equal((await call(client, KEYS.a1)).status, 429, 'still used up after a snapshot rebuild');
+});
+
+t.test('gateway.rateLimitHeaders: near (the default) once a fifth or less is left; off keeps Retry-After only', async (t) => {
+  const near = await gatewayWith([tier([{ by: 'tenant', limit: 10, windowSeconds: 60 }])], tenants(), 'near');
+  t.teardown(() => near.close());
+  t.equal(near.config.gateway.rateLimitHeaders, 'near');
+  const client = new Client(near.url);
+  t.teardown(() => client.close());
+  const states: (string | undefined)[] = [];
+  for (let i = 0; i < 10; i++) states.push((await call(client, KEYS.a1)).state);
+  t.same(states, [undefined, undefined, undefined, undefined, undefined, undefined, undefined, '"tenant";r=2;t=60', '"tenant";r=1;t=60', '"tenant";r=0;t=60'], 'headers from the last fifth on');
+  t.match(await call(client, KEYS.a1), { status: 429, retryAfter: '60', state: '"tenant";r=0;t=60', policy: '"tenant";q=10;w=60' }, 'and on the refusal');
+
+  const off = await gatewayWith([tier([{ by: 'tenant', limit: 1, windowSeconds: 60 }])], tenants(), 'off');
+  t.teardown(() => off.close());
+  const c2 = new Client(off.url);
+  t.teardown(() => c2.close());
+  t.match(await call(c2, KEYS.a1), { status: 200, state: undefined, policy: undefined });
+  t.match(await call(c2, KEYS.a1), { status: 429, state: undefined, policy: undefined, retryAfter: '60' }, 'off: a refusal still says when to come back');
 });
