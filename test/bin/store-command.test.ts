@@ -1,22 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { REPO_ROOT } from '../helpers/process.js';
+import { runCli as cli } from '../helpers/process.js';
 
 /** `tessera store accept-reset` refuses what it cannot do, saying why (the acceptance itself: test/e2e/redis-durability.test.ts). */
 
-function cli(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['dist/bin/tessera.js', ...args], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 t.test('on the file store there is no reset to accept', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-store-cmd-'));

@@ -1,21 +1,10 @@
-import { spawn } from 'node:child_process';
 import t from 'tap';
 import { OWNER_KEY, request, soajsError } from '../helpers/demo.js';
-import { REPO_ROOT, startTesseraProcess } from '../helpers/process.js';
+import { runCli as cli, startTesseraProcess } from '../helpers/process.js';
 
 const TNT2 = '54ee28cc203674ba271d57a4';
 const TNT2_APP = 'b14997337f28f381b7d0de02';
 
-function cli(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['dist/bin/tessera.js', ...args], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 t.test('tessera tenants / keys administer a running gateway through the registry API', async (t) => {
   const tessera = await startTesseraProcess();

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { RedisStore } from '../../registry/control/store/redis.js';
 import type { Service } from '../../registry/view/types.js';
 import { DEMO_KEYS, login, request } from '../helpers/demo.js';
-import { REPO_ROOT, type TesseraProcess } from '../helpers/process.js';
+import { runCli as cli, type TesseraProcess } from '../helpers/process.js';
 import { startRedis } from '../helpers/redis.js';
 import { errorCode, hit, pollUntil, round2, startTesseraOnRedis, unhandledRejections } from './redis-e2e.js';
 
@@ -24,17 +23,6 @@ const REQUESTS_HELD = 200;
 /** The demo key's request (tenant TNT2 → example03). */
 const buildName = (gw: TesseraProcess) => hit(`${gw.url}${BUILD_NAME}`, { key: DEMO_KEYS.TNT2 });
 
-/** `node dist/bin/tessera.js <args>` with `env`: its exit code and output. */
-function cli(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['dist/bin/tessera.js', ...args], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** The JSON log lines of a process's output (stdout and stderr; its workers write to the same pipes). */
 function logLines(gw: TesseraProcess): Record<string, unknown>[] {

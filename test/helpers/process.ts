@@ -104,3 +104,15 @@ export async function startTesseraProcess(
     stop,
   };
 }
+
+/** `node dist/bin/tessera.js <args>` with only `env` (and PATH): its exit code and output. */
+export function runCli(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['dist/bin/tessera.js', ...args], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
