@@ -45,6 +45,7 @@ export interface Manifest {
   maintenancePort?: number;
   requestTimeout?: number;
   maxBodyBytes?: number;
+  provisioning?: 'external' | 'none';
   versions: Record<string, ManifestVersion>;
   groups: Record<string, { access?: boolean | string[]; description?: string }>;
   hosts?: Record<string, string[]>;
@@ -63,6 +64,7 @@ const manifestSchema: SchemaObject = {
     maintenancePort: { type: 'integer', minimum: 1, maximum: 65535 },
     requestTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
     maxBodyBytes: { type: 'integer', minimum: 0, maximum: 1099511627776 },
+    provisioning: { enum: ['external', 'none'] },
     versions: {
       type: 'object',
       minProperties: 1,
@@ -143,6 +145,7 @@ export function serviceFromManifest(m: Manifest): Service {
     ...(m.maintenancePort !== undefined ? { maintenancePort: m.maintenancePort } : {}),
     ...(m.requestTimeout !== undefined ? { requestTimeout: m.requestTimeout } : {}),
     ...(m.maxBodyBytes !== undefined ? { maxBodyBytes: m.maxBodyBytes } : {}),
+    ...(m.provisioning !== undefined ? { provisioning: m.provisioning } : {}),
     versions,
     ...(m.hosts !== undefined ? { hosts: m.hosts } : {}),
   });

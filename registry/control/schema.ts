@@ -176,6 +176,18 @@ export const productSchema: SchemaObject = {
   },
 };
 
+const activationSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['state', 'createdAt', 'updatedAt'],
+  properties: {
+    state: { enum: ['pending', 'active', 'failed', 'inactive'] },
+    message: { type: 'string', maxLength: 2000 },
+    createdAt: { type: 'integer', minimum: 0 },
+    updatedAt: { type: 'integer', minimum: 0 },
+  },
+};
+
 export const tenantSchema: SchemaObject = {
   $id: 'tessera/tenant',
   type: 'object',
@@ -190,6 +202,7 @@ export const tenantSchema: SchemaObject = {
     main: { type: 'object', additionalProperties: false, required: ['id', 'code'], properties: { id, code } },
     locked: { type: 'boolean' },
     profile: { type: 'object' },
+    activations: { type: 'object', propertyNames: { pattern: '^[a-z][a-z0-9_.-]{0,63}$' }, additionalProperties: activationSchema },
     oauth: {
       type: 'object',
       additionalProperties: false,
@@ -284,6 +297,7 @@ export const serviceSchema: SchemaObject = {
     maintenancePort: { type: 'integer', minimum: 1, maximum: 65535 },
     requestTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600, description: 'seconds' },
     maxBodyBytes: { type: 'integer', minimum: 0, maximum: 1099511627776, description: 'bytes; 0: no limit' },
+    provisioning: { enum: ['external', 'none'], description: 'external: activations wait for the service to report' },
     versions: {
       type: 'object',
       minProperties: 1,
@@ -466,6 +480,7 @@ export const secretSchema: SchemaObject = {
     createdAt: { type: 'integer', minimum: 0 },
   },
 };
+
 
 export class ValidationError extends Error {
   override name = 'ValidationError';

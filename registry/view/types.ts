@@ -138,6 +138,8 @@ export interface Tenant {
   profile?: Record<string, unknown>;
   oauth?: TenantOauth;
   applications: Application[];
+  /** Services activated in this tenant, by name (issue 17). */
+  activations?: Record<string, Activation>;
 }
 
 export interface ServiceVersion {
@@ -165,6 +167,8 @@ export interface Service {
   versions: Record<string, ServiceVersion>;
   /** Static hosts per version, `host` or `host:port`. Running services also register themselves. */
   hosts?: Record<string, string[]>;
+  /** `external`: an activation stays pending until the service reports it provisioned the tenant. Default `none`. */
+  provisioning?: 'external' | 'none';
 }
 
 export interface TenantRef {
@@ -276,6 +280,22 @@ export interface Secret {
   /** base64url, at least 32 bytes of randomness. */
   value: string;
   createdAt: number;
+}
+
+/**
+ * A service's activation in a tenant (issue 17): `pending` until a service with external
+ * provisioning reports, then `active` or `failed`; `inactive` once deactivated. A tenant whose
+ * package grants a service and that has no activation document for it counts as active.
+ */
+export type ActivationState = 'pending' | 'active' | 'failed' | 'inactive';
+
+/** Kept in the tenant document (`activations[service]`): read with the tenant's key, no extra lookup. */
+export interface Activation {
+  state: ActivationState;
+  /** What the service said with `failed` (or `finished`). */
+  message?: string;
+  createdAt: number;
+  updatedAt: number;
 }
 
 export type DocKind =

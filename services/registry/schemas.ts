@@ -33,7 +33,7 @@ const PACKAGE_FIELDS = ['code', 'name', 'description', 'acl'] as const;
 /** Tenant fields written through /tenants; applications have their own routes. */
 export const TENANT_FIELDS = ['id', 'code', 'name', 'description', 'type', 'main', 'locked', 'profile', 'oauth'] as const;
 const APPLICATION_FIELDS = ['product', 'package', 'description', 'acl'] as const;
-const SERVICE_FIELDS = ['name', 'group', 'port', 'maintenancePort', 'requestTimeout', 'versions', 'hosts'] as const;
+const SERVICE_FIELDS = ['name', 'group', 'port', 'maintenancePort', 'requestTimeout', 'maxBodyBytes', 'provisioning', 'versions', 'hosts'] as const;
 
 /** `{<env>: {commonFields?, <service>: {...}}}` */
 const keyConfig: SchemaObject = { ...keyProps['config']!, propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_-]*$' } };

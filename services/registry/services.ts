@@ -17,6 +17,8 @@ function serviceOf(name: string, body: ServiceBody): Service {
     port: body.port,
     maintenancePort: body.maintenancePort,
     requestTimeout: body.requestTimeout,
+    maxBodyBytes: body.maxBodyBytes,
+    provisioning: body.provisioning,
     versions: body.versions,
     hosts: body.hosts,
   });

@@ -18,6 +18,9 @@ function refuseApplications(body: unknown): void {
   if (isObject(body) && Object.hasOwn(body, 'applications')) {
     throw errors.badRequest('body field "applications" cannot be written here; use /tenants/:id/applications');
   }
+  if (isObject(body) && Object.hasOwn(body, 'activations')) {
+    throw errors.badRequest('body field "activations" cannot be written here; use /tenants/:id/activations');
+  }
 }
 
 /**
@@ -31,7 +34,8 @@ function nextOauth(given: TenantOauth | undefined, stored: TenantOauth | undefin
   return given === undefined ? undefined : rest;
 }
 
-function tenantOf(id: string, code: string, body: TenantBody, oauth: TenantOauth | undefined, applications: Tenant['applications']): Tenant {
+/** Applications and activations have their own routes: a write through /tenants keeps the stored ones. */
+function tenantOf(id: string, code: string, body: TenantBody, oauth: TenantOauth | undefined, applications: Tenant['applications'], activations?: Tenant['activations']): Tenant {
   return compact({
     id,
     code,
@@ -43,6 +47,7 @@ function tenantOf(id: string, code: string, body: TenantBody, oauth: TenantOauth
     profile: body.profile,
     oauth,
     applications,
+    activations,
   });
 }
 
@@ -78,7 +83,7 @@ export function tenantRoutes(store: Store): Route[] {
     },
     replace(body, current, id) {
       sameId('code', body.code, current.code);
-      return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, false), current.applications);
+      return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, false), current.applications, current.activations);
     },
     patchPrecheck: refuseApplications,
     patch(current, patch, id) {
@@ -86,7 +91,7 @@ export function tenantRoutes(store: Store): Route[] {
       const body = checkBody(bodies.tenantReplace, applyMergePatch(patchBase(current), patch));
       sameId('id', body.id, id);
       sameId('code', body.code, current.code);
-      return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, removeSecret), current.applications);
+      return tenantOf(id, current.code, body, nextOauth(body.oauth, current.oauth, removeSecret), current.applications, current.activations);
     },
   });
 }
