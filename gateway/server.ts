@@ -20,6 +20,7 @@ import { PoolSet } from './forward/pools.js';
 import { WsForwarder } from './forward/ws.js';
 import { createResponder, refuseOnSocket, responseOnSocket } from './respond.js';
 import type { Stage } from './stage.js';
+import { createProvisioningStage } from './stages/provisioning.js';
 import { createRateLimitStage } from './stages/rate-limit.js';
 import { RateLimiter } from '../registry/view/rate-limiter.js';
 import type { Authenticator } from './authenticator.js';
@@ -113,7 +114,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     cors: config.cors.enabled,
   });
   const rateLimiter = deps.rateLimiter ?? new RateLimiter(null, deps.now ? { now: deps.now } : {});
-  const everyRequest = stagesOf('every-request', [createRateLimitStage(rateLimiter, limits.rateLimitHeaders), ...(deps.everyRequest ?? [])]);
+  const everyRequest = stagesOf('every-request', [createProvisioningStage(), createRateLimitStage(rateLimiter, limits.rateLimitHeaders), ...(deps.everyRequest ?? [])]);
   const respond = createResponder(config.cors);
   const clientIp = createClientIp(config.gateway.trustedProxies);
   const decisions = new DecisionMemo(deps.keys, deps.authenticator ?? null, deps.now);

@@ -3,7 +3,7 @@ import { compileAcl, type CompiledAcl } from './acl.js';
 import { compileCidrs } from './net.js';
 import { compileRateRules, type RateRule } from './rate-rules.js';
 import { deepFreeze, SnapshotBuildError } from './snapshot.js';
-import type { Acl, DeviceRules, EnvAcl, Tenant } from './types.js';
+import type { Acl, ActivationState, DeviceRules, EnvAcl, Tenant } from './types.js';
 
 export interface TenantEntry {
   readonly id: string;
@@ -14,6 +14,14 @@ export interface TenantEntry {
   readonly main: { readonly id: string; readonly code: string } | null;
   readonly profile: Readonly<Record<string, unknown>> | null;
   readonly doc: Readonly<Tenant>;
+  /** Services this tenant may not reach yet or any more (pending, failed, inactive activations); null: none. */
+  readonly gated: ReadonlyMap<string, Exclude<ActivationState, 'active'>> | null;
+}
+
+function gatedOf(t: Readonly<Tenant>): TenantEntry['gated'] {
+  let out: Map<string, Exclude<ActivationState, 'active'>> | null = null;
+  for (const [service, a] of Object.entries(t.activations ?? {})) if (a.state !== 'active') (out ??= new Map()).set(service, a.state);
+  return out;
 }
 
 /**
@@ -59,6 +67,7 @@ export function keyEntriesOf(t: Readonly<Tenant>, env: string): Map<string, KeyE
     main: t.main ? Object.freeze({ id: t.main.id, code: t.main.code }) : null,
     profile: t.profile ? deepFreeze(structuredClone(t.profile)) : null,
     doc: t,
+    gated: gatedOf(t),
   });
   const keys = new Map<string, KeyEntry>();
   for (const app of t.applications) {

@@ -15,7 +15,10 @@ export type AuditAction =
   | 'create-ext-key'
   | 'rotate-ext-key'
   | 'revoke-ext-key'
-  | 'set-key-config';
+  | 'set-key-config'
+  | 'activate'
+  | 'deactivate'
+  | 'report-provisioning';
 
 /** What was changed: `product`, `package`, `tenant`, `application`, `key`, `extKey`, `service`. */
 export interface AuditTarget {

@@ -1,6 +1,7 @@
 import type { Store } from '../../registry/control/store/types.js';
 import { platformOnly } from './platform.js';
 import { baseOptions, startService, type RunningService, type ServiceBase } from '../kit/server.js';
+import { activationRoutes } from './activations.js';
 import { applicationRoutes } from './applications.js';
 import { auditRoutes } from './audit.js';
 import { keyRoutes } from './keys.js';
@@ -40,6 +41,7 @@ export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
       ...applicationRoutes(store),
       ...keyRoutes(store, opts.env, opts.soajsKeyPassword),
       ...serviceRoutes(store, opts.now),
+      ...activationRoutes(store, opts.env, opts.now),
       ...auditRoutes(store),
     ]),
   });

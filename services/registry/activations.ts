@@ -1,0 +1,176 @@
+import type { Store, Versioned } from '../../registry/control/store/types.js';
+import type { Activation, ActivationState, Product, Tenant } from '../../registry/view/types.js';
+import { ok } from '../kit/envelope.js';
+import type { Route } from '../kit/server.js';
+import { audit } from './audit.js';
+import { describeDoc, readDoc, validated } from './documents.js';
+import { readModifyWrite } from '../kit/read-modify-write.js';
+import { errors } from './errors.js';
+import { docReply, route, type Call } from './request.js';
+
+/** One row of a tenant's activations, or of a service's tenants. */
+export interface ActivationView {
+  service: string;
+  tenant: { id: string; code: string; name: string };
+  state: ActivationState;
+  /** No activation was recorded: the tenant's package (or application ACL) grants the service. */
+  implied: boolean;
+  message?: string;
+  createdAt?: number;
+  updatedAt?: number;
+}
+
+/** Services a tenant's applications are granted in `env` (package ACL, or the application's own). */
+export function grantedServices(tenant: Tenant, products: ReadonlyMap<string, Product>, env: string): Set<string> {
+  const out = new Set<string>();
+  for (const app of tenant.applications) {
+    const pkg = products.get(app.product)?.packages.find((p) => p.code === app.package);
+    for (const s of Object.keys(app.acl?.[env] ?? pkg?.acl[env] ?? {})) out.add(s);
+  }
+  return out;
+}
+
+function viewOf(tenant: Tenant, service: string, a: Activation | undefined): ActivationView {
+  const t = { id: tenant.id, code: tenant.code, name: tenant.name };
+  if (a === undefined) return { service, tenant: t, state: 'active', implied: true };
+  return { service, tenant: t, state: a.state, implied: false, ...(a.message !== undefined ? { message: a.message } : {}), createdAt: a.createdAt, updatedAt: a.updatedAt };
+}
+
+async function productsByCode(store: Store): Promise<Map<string, Product>> {
+  return new Map((await store.list('product')).map((p) => [p.doc.code, p.doc]));
+}
+
+/** Every activation of `tenant`: recorded ones, then the implied ones, by service name. */
+function activationsOf(tenant: Tenant, granted: ReadonlySet<string>): ActivationView[] {
+  const recorded = tenant.activations ?? {};
+  const names = new Set([...Object.keys(recorded), ...granted]);
+  return [...names].sort().map((s) => viewOf(tenant, s, recorded[s]));
+}
+
+const STATES: ReadonlySet<string> = new Set(['pending', 'active', 'failed', 'inactive']);
+
+function limitOf(call: Call): number {
+  const raw = call.req.query.get('limit');
+  if (raw === null) return 100;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw errors.badRequest('query parameter "limit" must be an integer from 1 to 1000');
+  return n;
+}
+
+/**
+ * Activations of services in tenants (issue 17 §1, §4, §5). A service with `provisioning:
+ * external` is `pending` in a tenant until it reports; the gateway's provisioning stage keeps the
+ * tenant's requests from it until then. Deactivating keeps the record (`inactive`): the service
+ * can tell a tenant that left from one it never knew.
+ */
+export function activationRoutes(store: Store, env: string, now: () => number = Date.now): Route[] {
+  async function serviceDoc(name: string) {
+    return readDoc(store, 'service', name);
+  }
+
+  async function write(call: Call, tenantId: string, service: string, action: 'activate' | 'deactivate' | 'report-provisioning', next: (current: Activation | undefined, tenant: Tenant) => Activation | null) {
+    const w = (await readModifyWrite(store, 'tenant', tenantId, {
+      ifVersion: call.ifMatch,
+      missing: () => errors.notFound(describeDoc('tenant', tenantId)),
+      change: (found) => {
+        const tenant = found!.doc;
+        const a = next(tenant.activations?.[service], tenant);
+        // Nothing to change (a report repeated, a deactivation of the inactive): no write, no event.
+        return a === null ? undefined : { ...tenant, activations: { ...tenant.activations, [service]: a } };
+      },
+      validate: (doc) => validated('tenant', doc),
+    }))!;
+    if (w.before !== w.after) await audit(store, call, action, { resource: 'activation', resourceId: `${tenantId}:${service}`, before: w.before, after: w.after, details: { tenant: tenantId, service } });
+    return w;
+  }
+
+  return [
+    route('GET', '/tenants/:id/activations', async (call) => {
+      const found = await readDoc(store, 'tenant', call.req.params['id']!);
+      return docReply(activationsOf(found.doc, grantedServices(found.doc, await productsByCode(store), env)), found.version);
+    }),
+
+    route(
+      'POST',
+      '/tenants/:id/activations',
+      async (call) => {
+        const body = call.req.body as Record<string, unknown> | null;
+        const service = body?.['service'];
+        if (typeof service !== 'string' || service === '') throw errors.badRequest('body field "service" must name a registered service');
+        for (const k of Object.keys(body ?? {})) if (k !== 'service') throw errors.badRequest(`body field "${k}" is not a known field`);
+        const svc = await serviceDoc(service).catch(() => {
+          throw errors.badRequest(`body field "service" names no registered service ("${service}")`);
+        });
+        const external = svc.doc.provisioning === 'external';
+        const at = now();
+        const w = await write(call, call.req.params['id']!, service, 'activate', (current) => {
+          if (current !== undefined && current.state !== 'inactive') throw errors.exists(`An activation of service "${service}"`);
+          return { state: external ? 'pending' : 'active', createdAt: current?.createdAt ?? at, updatedAt: at };
+        });
+        return docReply(viewOf(w.doc, service, w.doc.activations![service]), w.after!, 201);
+      },
+      true,
+    ),
+
+    route('DELETE', '/tenants/:id/activations/:service', async (call) => {
+      const service = call.req.params['service']!;
+      const w = await write(call, call.req.params['id']!, service, 'deactivate', (current) => {
+        if (current === undefined) throw errors.notFound(`An activation of service "${service}"`);
+        if (current.state === 'inactive') return null;
+        return { state: 'inactive', createdAt: current.createdAt, updatedAt: now() };
+      });
+      return docReply(viewOf(w.doc, service, w.doc.activations![service]), w.after!);
+    }),
+
+    // Reconciliation: every tenant where the service is active (or waits), recorded or implied,
+    // paged by tenant id so a service that missed events converges.
+    route('GET', '/services/:name/tenants', async (call) => {
+      const service = (await serviceDoc(call.req.params['name']!)).doc.name;
+      const state = call.req.query.get('state');
+      if (state !== null && !STATES.has(state)) throw errors.badRequest('query parameter "state" must be pending, active, failed or inactive');
+      const after = call.req.query.get('after') ?? '';
+      const limit = limitOf(call);
+      const products = await productsByCode(store);
+      const tenants: Versioned<Tenant>[] = (await store.list('tenant')).sort((a, b) => (a.doc.id < b.doc.id ? -1 : a.doc.id > b.doc.id ? 1 : 0));
+      const rows: ActivationView[] = [];
+      let next: string | null = null;
+      for (const { doc } of tenants) {
+        if (doc.id <= after) continue;
+        const recorded = doc.activations?.[service];
+        if (recorded === undefined && !grantedServices(doc, products, env).has(service)) continue;
+        const row = viewOf(doc, service, recorded);
+        // Without a filter the inactive are left out: "where the service is active" (or on its way).
+        if (state === null ? row.state === 'inactive' : row.state !== state) continue;
+        if (rows.length === limit) {
+          next = rows[rows.length - 1]!.tenant.id;
+          break;
+        }
+        rows.push(row);
+      }
+      return ok({ tenants: rows, next });
+    }),
+
+    // The service reports on a tenant it provisioned: idempotent (the same report twice writes once).
+    route(
+      'PUT',
+      '/services/:name/tenants/:tenantId/provisioning',
+      async (call) => {
+        const service = (await serviceDoc(call.req.params['name']!)).doc.name;
+        const body = call.req.body as Record<string, unknown> | null;
+        const status = body?.['status'];
+        if (status !== 'finished' && status !== 'failed') throw errors.badRequest('body field "status" must be "finished" or "failed"');
+        const message = body?.['message'];
+        if (message !== undefined && (typeof message !== 'string' || message.length > 2000)) throw errors.badRequest('body field "message" must be a string of at most 2000 characters');
+        for (const k of Object.keys(body ?? {})) if (k !== 'status' && k !== 'message') throw errors.badRequest(`body field "${k}" is not a known field`);
+        const state: ActivationState = status === 'finished' ? 'active' : 'failed';
+        const w = await write(call, call.req.params['tenantId']!, service, 'report-provisioning', (current) => {
+          if (current === undefined || current.state === 'inactive') throw errors.notFound(`An activation of service "${service}"`);
+          if (current.state === state && current.message === message) return null;
+          return { state, ...(message !== undefined ? { message } : {}), createdAt: current.createdAt, updatedAt: now() };
+        });
+        return docReply(viewOf(w.doc, service, w.doc.activations![service]), w.after!);
+      },
+      true,
+    ),
+  ];
+}

@@ -1,0 +1,100 @@
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { Client } from 'undici';
+import { readSeed } from '../../registry/control/seed.js';
+import type { Group, Product, Service, Tenant, User } from '../../registry/view/types.js';
+import { startOauth } from '../../services/oauth/index.js';
+import { startRegistry } from '../../services/registry/index.js';
+import { DEMO_KEYS, login, OWNER_KEY, soajsError, TNT2_ID, type TokenPair } from '../helpers/demo.js';
+import { settle, startTestGateway } from '../helpers/gateway.js';
+import { startEchoService } from '../helpers/servers.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- parsed JSON answers */
+
+/**
+ * Activations (issue 17 §1, §4, §5) through a real gateway and the registry API: a service with
+ * external provisioning activated in a tenant is pending — the tenant's requests to it get
+ * 503/191 with Retry-After — until the service reports `finished`; the very next request passes
+ * (on the same connection, whose decision was kept). `failed` gives 503/194, deactivation 403/195.
+ * The reconciliation list names every tenant where the service is active, recorded or implied by
+ * a package grant.
+ */
+const DEMO = fileURLToPath(new URL('../../../config/demo', import.meta.url));
+
+t.test('activate, pending, report, pass; failed; deactivated; reconciliation', async (t) => {
+  const seed = readSeed(DEMO);
+  const of = <T>(kind: string) => seed.filter((d) => d.kind === kind).map((d) => structuredClone(d.doc) as T);
+  const services = of<Service>('service').map((s) => (s.name === 'example03' ? { ...s, provisioning: 'external' as const } : s));
+  const gw = await startTestGateway({ products: of<Product>('product'), tenants: of<Tenant>('tenant'), services, users: of<User>('user'), groups: of<Group>('group'), auth: true });
+  t.teardown(() => gw.close());
+  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 600, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
+  t.teardown(() => oauth.close());
+  const registry = await startRegistry({ port: 0, store: gw.store, env: 'dev', injectSecret: gw.secret, ownerTenant: 'OWNER' });
+  t.teardown(() => registry.close());
+  const echo = await startEchoService();
+  t.teardown(() => echo.close());
+  for (const [service, s] of [['oauth', oauth], ['registry', registry], ['example03', echo]] as const) {
+    await gw.store.registerHost({ service, version: '1', host: '127.0.0.1', port: s.port, maintenancePort: 'maintenancePort' in s ? s.maintenancePort : s.maintenance.port });
+  }
+  await settle(gw);
+  const admin = ((await login(gw.url, OWNER_KEY, 'admin', 'tessera-admin')).body as TokenPair).access_token;
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${gw.url}/registry${path}`, {
+      method,
+      headers: { key: OWNER_KEY, authorization: `Bearer ${admin}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  // TNT2's key on example03, over one keep-alive connection: its decision is kept between calls.
+  const client = new Client(gw.url);
+  t.teardown(() => client.close());
+  const tenantCall = async () => {
+    const res = await client.request({ method: 'GET', path: '/example03/buildName?lastName=Smith', headers: { key: DEMO_KEYS.TNT2 } });
+    const text = await res.body.text();
+    return { status: res.statusCode, code: res.statusCode >= 400 ? (JSON.parse(text) as any).errors.codes[0] : null, retryAfter: res.headers['retry-after'] };
+  };
+
+  t.equal((await tenantCall()).status, 200, 'before: TNT2’s package grants example03 — implied active');
+  const implied = await api('GET', `/tenants/${TNT2_ID}/activations`);
+  t.match(implied.body.data.find((a: any) => a.service === 'example03'), { state: 'active', implied: true }, 'listed as active, implied');
+
+  const created = await api('POST', `/tenants/${TNT2_ID}/activations`, { service: 'example03' });
+  t.equal(created.status, 201);
+  t.match(created.body.data, { service: 'example03', state: 'pending', implied: false, tenant: { id: TNT2_ID } }, 'external provisioning: pending');
+  t.match(await tenantCall(), { status: 503, code: 191, retryAfter: '5' }, 'the tenant waits: 503/191 with Retry-After');
+  t.equal((await api('POST', `/tenants/${TNT2_ID}/activations`, { service: 'example03' })).status, 409, 'a second activation: 409');
+  t.match((await api('POST', `/tenants/${TNT2_ID}/activations`, { service: 'nope' })).body, soajsError(400, 'body field "service" names no registered service ("nope")'));
+
+  const pending = await api('GET', '/services/example03/tenants?state=pending');
+  t.same(pending.body.data.tenants.map((r: any) => r.tenant.id), [TNT2_ID], 'reconciliation: the pending tenant');
+
+  const report = await api('PUT', `/services/example03/tenants/${TNT2_ID}/provisioning`, { status: 'finished' });
+  t.match(report, { status: 200, body: { data: { state: 'active' } } });
+  t.equal((await tenantCall()).status, 200, 'the very next request passes');
+  const again = await api('PUT', `/services/example03/tenants/${TNT2_ID}/provisioning`, { status: 'finished' });
+  t.equal(again.status, 200, 'the same report again: idempotent');
+  const audits = await api('GET', '/audit?resource=activation');
+  t.equal(audits.status, 200);
+
+  t.match((await api('PUT', `/services/example03/tenants/${TNT2_ID}/provisioning`, { status: 'failed', message: 'no database' })).body.data, { state: 'failed', message: 'no database' });
+  t.match(await tenantCall(), { status: 503, code: 194 }, 'failed: 503/194');
+  t.match((await api('PUT', `/services/example03/tenants/${TNT2_ID}/provisioning`, { status: 'done' })).status, 400, 'a bad status: 400');
+
+  t.match((await api('DELETE', `/tenants/${TNT2_ID}/activations/example03`)).body.data, { state: 'inactive' });
+  t.match(await tenantCall(), { status: 403, code: 195 }, 'deactivated: 403/195');
+  t.equal((await api('PUT', `/services/example03/tenants/${TNT2_ID}/provisioning`, { status: 'finished' })).status, 404, 'no report on an inactive activation');
+
+  const all = await api('GET', '/services/example03/tenants');
+  const ids = all.body.data.tenants.map((r: any) => r.tenant.id);
+  t.notOk(ids.includes(TNT2_ID), 'the deactivated tenant is not listed as active');
+  t.ok(ids.length > 0 && all.body.data.tenants.every((r: any) => r.state === 'active'), `${ids.length} tenants active (implied by their packages)`);
+  const paged = await api('GET', '/services/example03/tenants?limit=1');
+  t.equal(paged.body.data.tenants.length, 1);
+  const rest = await api('GET', `/services/example03/tenants?limit=1000&after=${paged.body.data.next}`);
+  t.equal(1 + rest.body.data.tenants.length, ids.length, 'paging by cursor reaches every tenant once');
+
+  const back = await api('POST', `/tenants/${TNT2_ID}/activations`, { service: 'example03' });
+  t.match(back, { status: 201, body: { data: { state: 'pending' } } }, 'an inactive activation can be activated again (pending again)');
+  t.equal((await api('PUT', '/tenants/' + TNT2_ID, { code: 'TNT2', name: 'x', type: 'client', activations: {} })).status, 400, 'activations are not written through /tenants');
+});
