@@ -16,7 +16,7 @@ export interface TokenClaims {
   passedIn: number;
   /** User id. */
   readonly sub: string;
-  /** Tenant id of the key used at login: the token is bound to it. */
+  /** Tenant id the token is bound to (the login key's, or one chosen at login or exchange): only that tenant's keys take it. */
   readonly tid: string;
   readonly env: string;
   readonly jti: string;

@@ -7,7 +7,10 @@ export const TOKEN_ALGORITHM = 'ES256';
 
 /** The claims beside the registered ones (`iss`, `sub` = user id, `jti`, `iat`, `exp`). */
 export interface AccessTokenClaims {
-  /** Tenant id of the key used at login: the token is bound to it. */
+  /**
+   * The tenant the token is bound to: the key's at login, or the one chosen at login (`tenant`) or
+   * by a token exchange (services/oauth/token-exchange.ts). It is used with that tenant's keys only (146).
+   */
   readonly tid: string;
   /** Tenant code, for humans reading a token. */
   readonly tcode: string;

@@ -43,7 +43,14 @@ export const SERVICE_ERRORS = {
   invalidClient: def(401, 401, "Invalid client: the Authorization header does not match the key's tenant"),
   badCredentials: def(401, 401, 'Unable to log in. Credential error or mismatch'),
   invalidRefreshToken: def(400, 400, 'Invalid refresh token'),
-  unsupportedGrant: def(400, 400, (grant: string) => `Unsupported grant type "${grant}": use password or refresh_token`),
+  unsupportedGrant: def(400, 400, (grant: string) => `Unsupported grant type "${grant}": use password, refresh_token or urn:ietf:params:oauth:grant-type:token-exchange`),
+  /** Token exchange (RFC 8693 §2.2.2: invalid_request): the subject token cannot vouch for the user. */
+  invalidSubjectToken: def(400, 400, (why: string) => `Invalid subject token: ${why}`),
+  unsupportedTokenType: def(400, 400, (type: string) => `Unsupported subject_token_type "${type}": use urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:refresh_token`),
+  /** An unknown tenant gets the same answer as a foreign one: a user learns nothing of tenants that are not theirs. */
+  tenantForbidden: def(403, 403, (tenant: string) => `No access to tenant "${tenant}": it is not one of the user's tenants`),
+  tenantLocked: def(416, 403, (tenant: string) => `Tenant "${tenant}" is locked: no token is issued for it by a tenant choice`),
+  accountInactive: def(405, 403, 'The user account is not active'),
   loginThrottled: def(429, 429, (what: string, seconds: number) => `Too many failed logins ${what}; try again in ${seconds} s`),
   revokeForbidden: def(403, 403, "Only the user, or an owner of the user's tenant, may revoke these tokens"),
   // registry

@@ -3,15 +3,19 @@ import { compactVerify, createLocalJWKSet, decodeJwt, SignJWT } from 'jose';
 import { hashPassword, needsRehash, verifyPassword, UNUSABLE_HASH } from '../../registry/control/password.js';
 import { ConflictError, type Store } from '../../registry/control/store/types.js';
 import { TOKEN_ALGORITHM, TOKEN_ISSUER, type AccessTokenClaims } from '../../registry/view/token-contract.js';
-import type { SigningKey, User } from '../../registry/view/types.js';
+import type { SigningKey, TenantRef, User } from '../../registry/view/types.js';
 import { groupsIn } from '../../registry/view/user-acl.js';
 import { auditId } from '../kit/audit-id.js';
-import { fail, ok } from '../kit/envelope.js';
+import { fail, ok, ServiceError } from '../kit/envelope.js';
 import { errors } from '../kit/errors.js';
 import type { SoajsContext } from '../kit/inject.js';
 import { baseOptions, startService, type RunningService, type ServiceBase, type ServiceRequest } from '../kit/server.js';
 import { LoginThrottle, type ThrottleSettings } from './login-throttle.js';
+import { str } from './params.js';
 import { activeSigningKey, type ActiveKey } from './signing-keys.js';
+import { ACCESS_TOKEN_TYPE } from './subject-token.js';
+import { auditTenantChoice, chooseTenant, type ChosenTenant } from './tenant-choice.js';
+import { TOKEN_EXCHANGE, tokenExchange, type IssueLimits } from './token-exchange.js';
 
 export interface OauthOptions extends ServiceBase {
   store: Store;
@@ -35,27 +39,29 @@ function tenantOf(req: ServiceRequest): SoajsContext['tenant'] {
   return req.soajs!.tenant;
 }
 
+/** The client's address as the gateway saw it (signed context), else the socket's. */
+function clientIp(req: ServiceRequest): string {
+  return req.soajs?.geo.ip || req.raw.socket.remoteAddress || 'unknown';
+}
+
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function str(body: Record<string, unknown>, name: string): string | null {
-  const v = body[name];
-  return typeof v === 'string' && v !== '' ? v : null;
-}
-
 /**
  * The bundled oauth service (SOAJS's routes): password and refresh grants issuing ES256 access
- * tokens bound to the key's tenant, opaque single-use refresh tokens stored hashed, logout and
- * revocation, and the JWKS every gateway verifies with.
+ * tokens bound to the key's tenant (or, for a member of several, the one it names: `tenant`),
+ * RFC 8693 token exchange to switch tenants (token-exchange.ts), opaque single-use refresh tokens
+ * stored hashed, logout and revocation, and the JWKS every gateway verifies with.
  */
 export async function startOauth(opts: OauthOptions): Promise<RunningService & { readonly kid: string; readonly signingKey: SigningKey }> {
   const { store } = opts;
   const key: ActiveKey = await activeSigningKey(store, opts.signingKeyFile);
   const now = opts.now ?? Date.now;
   const throttle = new LoginThrottle(store, opts.throttle, now);
+  const exchange = tokenExchange({ store, env: opts.env, now, issue });
 
   async function tenantSecret(tenantId: string): Promise<string> {
     const t = await store.get('tenant', tenantId);
@@ -76,8 +82,13 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     if (!ok) throw errors.invalidClient();
   }
 
-  async function issue(user: User, tenant: SoajsContext['tenant']) {
+  /**
+   * An access token bound to `tenant`, and a refresh token for it unless `limits.refreshExpiresAt`
+   * is null. Limits only shorten: what a token exchange issues never outlives its subject.
+   */
+  async function issue(user: User, tenant: TenantRef, iKey: string, limits: IssueLimits = {}) {
     const at = now();
+    const exp = Math.floor(Math.min(limits.accessExpiresAt ?? Infinity, at + opts.accessTokenSeconds * 1000) / 1000);
     const claims: AccessTokenClaims = { tid: tenant.id, tcode: tenant.code, env: opts.env, ims: at };
     const accessToken = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg: TOKEN_ALGORITHM, kid: key.kid, typ: 'JWT' })
@@ -85,19 +96,18 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
       .setSubject(user.id)
       .setJti(randomBytes(16).toString('hex'))
       .setIssuedAt(Math.floor(at / 1000))
-      .setExpirationTime(Math.floor(at / 1000) + opts.accessTokenSeconds)
+      .setExpirationTime(exp)
       .sign(key.privateKey);
-    const refresh = randomBytes(32).toString('hex');
-    await store.put(
-      'refreshToken',
-      { id: sha256(refresh), userId: user.id, tenantId: tenant.id, iKey: tenant.key.iKey, expiresAt: at + opts.refreshTokenSeconds * 1000, createdAt: at },
-      { ifVersion: 0 },
-    );
-    return {
-      status: 200,
-      headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
-      json: { token_type: 'bearer', access_token: accessToken, expires_in: opts.accessTokenSeconds, refresh_token: refresh },
-    };
+    const json: Record<string, unknown> = { token_type: 'bearer', access_token: accessToken, expires_in: exp - Math.floor(at / 1000) };
+    if (limits.refreshExpiresAt !== null) {
+      const refresh = randomBytes(32).toString('hex');
+      const expiresAt = Math.min(limits.refreshExpiresAt ?? Infinity, at + opts.refreshTokenSeconds * 1000);
+      await store.put('refreshToken', { id: sha256(refresh), userId: user.id, tenantId: tenant.id, iKey, expiresAt, createdAt: at }, { ifVersion: 0 });
+      json['refresh_token'] = refresh;
+    }
+    if (limits.issuedTokenType === true) json['issued_token_type'] = ACCESS_TOKEN_TYPE;
+    json['tenant'] = { id: tenant.id, code: tenant.code };
+    return { status: 200, headers: { 'cache-control': 'no-store', pragma: 'no-cache' }, json };
   }
 
   async function passwordGrant(req: ServiceRequest) {
@@ -107,8 +117,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     if (username === null || password === null) {
       throw errors.badRequest('Missing parameters. "username" and "password" are required');
     }
-    // The client's address as the gateway saw it (signed context), else the socket's.
-    const ip = req.soajs?.geo.ip || req.raw.socket.remoteAddress || 'unknown';
+    const ip = clientIp(req);
     const refusal = await throttle.check(username, ip);
     if (refusal !== null) {
       const err = errors.loginThrottled(refusal.by === 'ip' ? 'from this address' : 'for this username', refusal.retryAfter);
@@ -128,7 +137,19 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
       // Imported from SOAJS (bcrypt): now that the password is known, keep a scrypt hash instead.
       await store.put('user', { ...user, passwordHash: await hashPassword(password) }, { ifVersion: found!.version }).catch(() => undefined);
     }
-    return issue(user, tenant);
+    const named = str(req.body, 'tenant');
+    // Naming the key's own tenant is the plain login: SOAJS's rule, the key's tenant is the login tenant.
+    if (named === null || named === tenant.id || named === tenant.code) return issue(user, tenant, tenant.key.iKey);
+    const audit = { action: 'login-tenant-choice', user, from: tenant, to: named, via: tenant, ip } as const;
+    let chosen: ChosenTenant;
+    try {
+      chosen = await chooseTenant(store, user, named);
+    } catch (err) {
+      if (err instanceof ServiceError) await auditTenantChoice(store, { ...audit, refused: err }, now());
+      throw err;
+    }
+    await auditTenantChoice(store, audit, now());
+    return issue(user, chosen, tenant.key.iKey);
   }
 
   /** Each failure past the free ones is audited: bounded, since each must wait longer than the last. */
@@ -174,7 +195,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
     }
     const user = (await store.get('user', doc.userId))?.doc;
     if (user === undefined || user.status !== 'active' || groupsIn(user, tenant.id) === null) throw invalid();
-    return issue(user, tenant);
+    return issue(user, tenant, tenant.key.iKey);
   }
 
   /** Verifies the signature (expired tokens may still be logged out); null when it is not ours. */
@@ -224,6 +245,7 @@ export async function startOauth(opts: OauthOptions): Promise<RunningService & {
           const grant = str(req.body, 'grant_type') ?? 'password';
           if (grant === 'password') return passwordGrant(req);
           if (grant === 'refresh_token') return refreshGrant(req);
+          if (grant === TOKEN_EXCHANGE) return exchange(req, tenantOf(req), clientIp(req));
           throw errors.unsupportedGrant(grant);
         },
       },

@@ -43,18 +43,24 @@ export function accountRoutes(store: Store): Route[] {
       path: '/user/tenants',
       async handler(req) {
         const user = await loadCaller(callerOf(req)._id);
+        const current = tenantOf(req).id;
         const memberships = [
           { tenant: user.tenant, groups: user.groups, home: true },
           ...(user.config?.allowedTenants ?? []).map((e) => ({ tenant: e.tenant, groups: e.groups, home: false })),
         ];
+        // One entry per tenant, the first wins as at the gateway (registry/view/user-acl.ts groupsIn).
+        const seen = new Set<string>();
+        const unique = memberships.filter((m) => !seen.has(m.tenant.id) && seen.add(m.tenant.id));
         const tenants = await Promise.all(
-          memberships.map(async (m) => ({
+          unique.map(async (m) => ({
             id: m.tenant.id,
             code: m.tenant.code,
             /** null when the tenant document no longer exists. */
             name: (await store.get('tenant', m.tenant.id))?.doc.name ?? null,
             groups: [...m.groups],
             home: m.home,
+            /** The tenant of this call's key, which is the caller's token's (the gateway checks it, 146). */
+            current: m.tenant.id === current,
           })),
         );
         return ok(tenants);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DEMO_KEYS, login, request, soajsError, TNT1_ID, TNT2_ID, type TokenPair } from '../helpers/demo.js';
+import { DEMO_KEYS, login, OWNER_KEY, request, soajsError, TNT1_ID, TNT2_ID, type TokenPair } from '../helpers/demo.js';
 import { startTesseraProcess } from '../helpers/process.js';
 
 /**
@@ -135,6 +135,69 @@ t.test('user-level walkthrough', async (t) => {
       headers: { key: DEMO_KEYS.TNT2 },
     });
     t.same(b.body, { result: true, data: { firstName: 'R', lastName: 'R' } });
+  });
+
+  t.test('switching tenant: RFC 8693 token exchange, then the target tenant\'s key', async (t) => {
+    const form = (key: string, body: Record<string, string>) =>
+      request(base, '/oauth/token', {
+        method: 'POST',
+        headers: { key, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(body).toString(),
+      });
+    const exchange = (key: string, subject: string, tenant: string) =>
+      form(key, {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: subject,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        tenant,
+      });
+    const inTnt1 = ((await login(base, A, 'roamer', '123456')).body as TokenPair).access_token;
+    const list = await request(base, '/urac/user/tenants', { headers: { key: A, access_token: inTnt1 } });
+    t.same(
+      (list.body as { data: { code: string; current: boolean }[] }).data.map((d) => [d.code, d.current]),
+      [
+        ['TNT1', true],
+        ['TNT2', false],
+      ],
+      'TNT1 and TNT2, TNT1 current',
+    );
+
+    const r = await exchange(A, inTnt1, 'TNT2');
+    t.equal(r.status, 200);
+    t.match(r.body, { token_type: 'bearer', issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', tenant: { id: TNT2_ID, code: 'TNT2' } });
+    const inTnt2 = (r.body as TokenPair).access_token;
+    const me = await request(base, '/urac/user/me', { headers: { key: DEMO_KEYS.TNT2, access_token: inTnt2 } });
+    t.equal(me.status, 200, "/urac/user/me with TNT2's key and the new token");
+    t.match(me.body, { result: true, data: { username: 'roamer' } });
+    const now2 = await request(base, '/urac/user/tenants', { headers: { key: DEMO_KEYS.TNT2, access_token: inTnt2 } });
+    t.same(
+      (now2.body as { data: { code: string; current: boolean }[] }).data.map((d) => [d.code, d.current]),
+      [
+        ['TNT1', false],
+        ['TNT2', true],
+      ],
+      'TNT2 current',
+    );
+    const b = await request(base, `/example03/testGet?firstName=R&lastName=R&access_token=${inTnt2}`, { headers: { key: DEMO_KEYS.TNT2 } });
+    t.same(b.body, { result: true, data: { firstName: 'R', lastName: 'R' } }, "TNT2's groups (silver → PROD1_PCK2) apply");
+    t.same((await request(base, '/urac/user/me', { headers: { key: A, access_token: inTnt2 } })).body, soajsError(146, 'Unauthorized to access.'), 'not with a TNT1 key');
+    t.equal((await request(base, '/urac/user/me', { headers: { key: A, access_token: inTnt1 } })).status, 200, 'the TNT1 token still works for TNT1');
+
+    const tnt3 = await exchange(A, inTnt1, 'TNT3');
+    t.equal(tnt3.status, 403);
+    t.same(tnt3.body, soajsError(403, 'No access to tenant "TNT3": it is not one of the user\'s tenants'));
+    const bad = await exchange(A, 'not.a.token', 'TNT2');
+    t.equal(bad.status, 400);
+    t.same(bad.body, soajsError(400, 'Invalid subject token: not a valid access token'));
+    const picked = await form(A, { grant_type: 'password', username: 'roamer', password: '123456', tenant: 'TNT3' });
+    t.same(picked.body, soajsError(403, 'No access to tenant "TNT3": it is not one of the user\'s tenants'), 'nor at login');
+
+    const admin = ((await login(base, OWNER_KEY, 'admin', 'tessera-admin')).body as TokenPair).access_token;
+    const audit = await request(base, '/registry/audit?resource=login&actor=roamer', { headers: { key: OWNER_KEY, access_token: admin } });
+    t.equal(audit.status, 200);
+    const entries = (audit.body as { data: { records: { action: string; details: Record<string, unknown> }[] } }).data.records;
+    t.ok(entries.some((e) => e.action === 'token-exchange' && e.details['to'] === 'TNT2' && e.details['outcome'] === 'issued'), 'the switch is audited');
+    t.ok(entries.some((e) => e.action === 'token-exchange' && e.details['to'] === 'TNT3' && e.details['outcome'] === 'refused'), 'the refusal too');
   });
 
   t.test('refresh rotates: the new pair works, the old refresh token does not', async (t) => {

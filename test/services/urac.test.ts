@@ -337,7 +337,7 @@ t.test('GET /user/tenants: home first, then invitations, with names', async (t) 
   t.same(anon.body, soajsError(401, 'You need to be logged in.'));
 
   const before = await call(t, ctx, 'GET', '/user/tenants', { tenant: TB, caller: bob });
-  t.same(before.body, { result: true, data: [{ id: 'tenantB', code: 'TB', name: 'Tenant B', groups: ['owner'], home: true }] });
+  t.same(before.body, { result: true, data: [{ id: 'tenantB', code: 'TB', name: 'Tenant B', groups: ['owner'], home: true, current: true }] });
 
   const inv = await call(t, ctx, 'PUT', '/admin/users/invite', { tenant: TA, caller: adminA, body: { username: 'bob', groups: ['staff'] } });
   t.equal(inv.status, 200);
@@ -345,10 +345,19 @@ t.test('GET /user/tenants: home first, then invitations, with names', async (t) 
   t.same(after.body, {
     result: true,
     data: [
-      { id: 'tenantB', code: 'TB', name: 'Tenant B', groups: ['owner'], home: true },
-      { id: 'tenantA', code: 'TA', name: 'Tenant A', groups: ['staff'], home: false },
+      { id: 'tenantB', code: 'TB', name: 'Tenant B', groups: ['owner'], home: true, current: true },
+      { id: 'tenantA', code: 'TA', name: 'Tenant A', groups: ['staff'], home: false, current: false },
     ],
   });
+  const fromA = await call(t, ctx, 'GET', '/user/tenants', { tenant: TA, caller: bob });
+  t.same(
+    fromA.body.data.map((d: { code: string; current: boolean }) => [d.code, d.current]),
+    [
+      ['TB', false],
+      ['TA', true],
+    ],
+    'current follows the key the call came with',
+  );
 });
 
 t.test('PUT /account/password', async (t) => {
