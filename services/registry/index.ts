@@ -3,6 +3,7 @@ import { platformOnly } from './platform.js';
 import { baseOptions, startService, type RunningService, type ServiceBase } from '../kit/server.js';
 import { applicationRoutes } from './applications.js';
 import { auditRoutes } from './audit.js';
+import { eventRoutes } from './events.js';
 import { keyRoutes } from './keys.js';
 import { packageRoutes } from './packages.js';
 import { productRoutes } from './products.js';
@@ -21,7 +22,7 @@ export interface RegistryOptions extends ServiceBase {
 
 /**
  * The registry admin service: products and packages, tenants, applications, keys and ext keys,
- * services, and the audit log, over the registry store. Behind the gateway (the package ACL says
+ * services, the audit log and the events outbox, over the registry store. Behind the gateway (the package ACL says
  * who may read and write); every route also needs a logged-in caller. Documents answer with
  * `ETag: "<version>"`, writes honour `If-Match`, every write is audited, and ext keys and oauth
  * secrets are never sent back after creation.
@@ -41,6 +42,7 @@ export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
       ...keyRoutes(store, opts.env, opts.soajsKeyPassword),
       ...serviceRoutes(store, opts.now),
       ...auditRoutes(store),
+      ...eventRoutes(store),
     ]),
   });
 }
