@@ -92,6 +92,11 @@ export interface Config {
   storeReset: 'hold' | 'accept';
   /** Directory of declarative YAML loaded into an empty store. */
   seed: string;
+  /** The outbox of registry events (issue 17): what `GET /registry/events` reads. */
+  events: {
+    /** Events older than this are trimmed as new ones are written, days. */
+    retentionDays: number;
+  };
   /** Start the bundled services (example03, …) beside the gateway. */
   demo: boolean;
   timeouts: {
@@ -154,7 +159,7 @@ const filledByDefaults = {} as never;
 export const configSchema: JSONSchemaType<Config> = {
   type: 'object',
   additionalProperties: false,
-  required: ['env', 'gateway', 'upstream', 'security', 'store', 'storeReset', 'seed', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
+  required: ['env', 'gateway', 'upstream', 'security', 'store', 'storeReset', 'seed', 'events', 'demo', 'timeouts', 'cors', 'oauth', 'soajs', 'admin', 'cache', 'services'],
   properties: {
     env: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'dev', description: 'environment code, lower case' },
     gateway: {
@@ -255,6 +260,15 @@ export const configSchema: JSONSchemaType<Config> = {
       description: 'hold (serve the last good registry, not ready, until `tessera store accept-reset`) or accept',
     },
     seed: { type: 'string', minLength: 1, default: './config/demo', description: 'directory of declarative YAML' },
+    events: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['retentionDays'],
+      default: filledByDefaults,
+      properties: {
+        retentionDays: { type: 'integer', minimum: 1, maximum: 3650, default: 30, description: 'days an event stays in the outbox' },
+      },
+    },
     demo: { type: 'boolean', default: true, description: 'start the bundled services' },
     timeouts: {
       type: 'object',
@@ -399,6 +413,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_STORE: 'store',
   TESSERA_STORE_RESET: 'storeReset',
   TESSERA_SEED: 'seed',
+  TESSERA_EVENTS_RETENTION_DAYS: 'events.retentionDays',
   TESSERA_DEMO: 'demo',
   TESSERA_REQUEST_TIMEOUT: 'timeouts.requestSeconds',
   TESSERA_CONNECT_TIMEOUT: 'timeouts.connectSeconds',

@@ -1,6 +1,13 @@
-import { ConflictError, type Store, type Versioned } from '../../registry/control/store/types.js';
+import { ConflictError, type EventDraft, type Store, type Versioned } from '../../registry/control/store/types.js';
 import type { DocByKind, DocKind } from '../../registry/view/types.js';
 import { errors } from './errors.js';
+
+/**
+ * The events of a change (registry/control/events.ts), from the document before and after it (null:
+ * absent). Asked again on every attempt: a retried write's events are those of the document it
+ * finally replaced, and they are written with it or not at all.
+ */
+export type EventsOf<K extends DocKind> = (before: DocByKind[K] | null, after: DocByKind[K] | null) => readonly EventDraft[];
 
 /** The first try plus this many more when another writer got in between our read and our write. */
 const RETRIES = 3;
@@ -19,6 +26,8 @@ export interface RmwOptions<K extends DocKind> {
   missing?: () => Error;
   /** What a losing race ends in after every retry. */
   busy?: () => Error;
+  /** The events to write with the change, in the same atomic write. */
+  events?: EventsOf<K>;
 }
 
 /** A write's outcome: the document as stored, and its versions before and after (null: did not exist). */
@@ -47,7 +56,8 @@ export async function readModifyWrite<K extends DocKind>(store: Store, kind: K, 
     if (changed === undefined) return current === null ? null : { doc: current.doc, before: current.version, after: current.version };
     const next = opts.validate(changed);
     try {
-      const after = await store.put(kind, next, { ifVersion: current?.version ?? 0 });
+      const events = opts.events?.(current?.doc ?? null, next) ?? [];
+      const after = await store.put(kind, next, { ifVersion: current?.version ?? 0, events });
       return { doc: next, before: current?.version ?? null, after };
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
@@ -62,7 +72,7 @@ export async function checkedDelete<K extends DocKind>(
   store: Store,
   kind: K,
   id: string,
-  opts: Pick<RmwOptions<K>, 'ifVersion' | 'missing' | 'busy'> & { check(current: Versioned<DocByKind[K]> | null): void | Promise<void> },
+  opts: Pick<RmwOptions<K>, 'ifVersion' | 'missing' | 'busy' | 'events'> & { check(current: Versioned<DocByKind[K]> | null): void | Promise<void> },
 ): Promise<Written<DocByKind[K]>> {
   for (let attempt = 0; attempt <= RETRIES; attempt++) {
     const current = await store.get(kind, id);
@@ -71,7 +81,7 @@ export async function checkedDelete<K extends DocKind>(
     await opts.check(current);
     if (current === null) throw new Error(`${kind} ${id}: check accepted a missing document`);
     try {
-      await store.delete(kind, id, { ifVersion: current.version });
+      await store.delete(kind, id, { ifVersion: current.version, events: opts.events?.(current.doc, null) ?? [] });
       return { doc: current.doc, before: current.version, after: null };
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

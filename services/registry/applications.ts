@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { tenantEvents } from '../../registry/control/events.js';
 import type { Store } from '../../registry/control/store/types.js';
 import type { Application } from '../../registry/view/types.js';
 import { ok } from '../kit/envelope.js';
@@ -49,6 +50,7 @@ export function applicationRoutes(store: Store): Route[] {
             return { ...tenant, applications: [...tenant.applications, applicationOf(appId, body, [])] };
           },
           () => appRebase(at),
+          tenantEvents,
         );
         const app = w.doc.applications[at]!;
         await audit(store, call, 'create', { resource: 'application', resourceId: app.appId, before: w.before, after: w.after, details: { tenant: id } });
@@ -80,6 +82,7 @@ export function applicationRoutes(store: Store): Route[] {
           return withApp(tenant, at, applicationOf(appId, body, keys));
         },
         () => appRebase(at),
+        tenantEvents,
       );
       await audit(store, call, 'patch', { resource: 'application', resourceId: appId, before: w.before, after: w.after, details: { tenant: id } });
       return docReply(applicationView(w.doc.applications[at]!), w.after!);
@@ -88,10 +91,18 @@ export function applicationRoutes(store: Store): Route[] {
     route('DELETE', '/tenants/:id/applications/:appId', async (call) => {
       const id = call.req.params['id']!;
       const appId = call.req.params['appId']!;
-      const w = await updateDoc(store, 'tenant', id, call.ifMatch, (tenant) => {
-        appIndex(tenant, appId);
-        return { ...tenant, applications: tenant.applications.filter((a) => a.appId !== appId) };
-      });
+      const w = await updateDoc(
+        store,
+        'tenant',
+        id,
+        call.ifMatch,
+        (tenant) => {
+          appIndex(tenant, appId);
+          return { ...tenant, applications: tenant.applications.filter((a) => a.appId !== appId) };
+        },
+        null,
+        tenantEvents,
+      );
       await audit(store, call, 'delete', { resource: 'application', resourceId: appId, before: w.before, after: w.after, details: { tenant: id } });
       return { status: 200, headers: { etag: `"${w.after!}"` }, json: ok({ appId, deleted: true }) };
     }),

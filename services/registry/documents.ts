@@ -1,6 +1,6 @@
 import { validateDocument, ValidationError } from '../../registry/control/schema.js';
 import { ConflictError, DuplicateError, type Store, type Versioned } from '../../registry/control/store/types.js';
-import { checkedDelete, readModifyWrite, type Written } from '../kit/read-modify-write.js';
+import { checkedDelete, readModifyWrite, type EventsOf, type Written } from '../kit/read-modify-write.js';
 import type { DocByKind } from '../../registry/view/types.js';
 import { errors } from './errors.js';
 import type { IfMatch } from './request.js';
@@ -14,7 +14,7 @@ export function describeDoc(kind: AdminKind, id: string): string {
   return `${LABEL[kind]} "${id}"`;
 }
 
-export type { Written } from '../kit/read-modify-write.js';
+export type { EventsOf, Written } from '../kit/read-modify-write.js';
 
 /**
  * Where a sub-resource sits in its document, so validation errors name the field as the request
@@ -54,11 +54,11 @@ function duplicate(err: DuplicateError): Error {
   return errors.inUse(`${err.message}.`);
 }
 
-/** Creates `doc`; 409 when one with its id exists. */
-export async function createDoc<K extends AdminKind>(store: Store, kind: K, id: string, doc: DocByKind[K]): Promise<Written<DocByKind[K]>> {
+/** Creates `doc` (with the events `events` gives, in the same write); 409 when one with its id exists. */
+export async function createDoc<K extends AdminKind>(store: Store, kind: K, id: string, doc: DocByKind[K], events?: EventsOf<K>): Promise<Written<DocByKind[K]>> {
   const valid = validated(kind, doc);
   try {
-    const after = await store.put(kind, valid, { ifVersion: 0 });
+    const after = await store.put(kind, valid, { ifVersion: 0, events: events?.(null, valid) ?? [] });
     return { doc: valid, before: null, after };
   } catch (err) {
     if (err instanceof ConflictError) throw errors.exists(describeDoc(kind, id));
@@ -80,11 +80,14 @@ export async function updateDoc<K extends AdminKind>(
   ifMatch: IfMatch,
   change: (current: DocByKind[K], version: number) => DocByKind[K] | Promise<DocByKind[K]>,
   /** Asked after `change`: where the changed sub-resource sits. */
-  rebase?: () => Rebase | null,
+  rebase?: (() => Rebase | null) | null,
+  /** The events of the change, written with it. */
+  events?: EventsOf<K>,
 ): Promise<Written<DocByKind[K]>> {
   try {
     return (await readModifyWrite(store, kind, id, {
       ifVersion: ifMatch,
+      events,
       missing: () => errors.notFound(describeDoc(kind, id)),
       change: (current) => change(current!.doc, current!.version),
       validate: (doc) => validated(kind, doc, rebase?.()),
@@ -102,9 +105,11 @@ export async function deleteDoc<K extends AdminKind>(
   id: string,
   ifMatch: IfMatch,
   check: (current: DocByKind[K]) => void | Promise<void>,
+  events?: EventsOf<K>,
 ): Promise<Written<DocByKind[K]>> {
   return checkedDelete(store, kind, id, {
     ifVersion: ifMatch,
+    events,
     missing: () => errors.notFound(describeDoc(kind, id)),
     check: (current) => check(current!.doc),
   });

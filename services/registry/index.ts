@@ -4,6 +4,7 @@ import { baseOptions, startService, type RunningService, type ServiceBase } from
 import { activationRoutes } from './activations.js';
 import { applicationRoutes } from './applications.js';
 import { auditRoutes } from './audit.js';
+import { eventRoutes } from './events.js';
 import { keyRoutes } from './keys.js';
 import { packageRoutes } from './packages.js';
 import { productRoutes } from './products.js';
@@ -22,7 +23,7 @@ export interface RegistryOptions extends ServiceBase {
 
 /**
  * The registry admin service: products and packages, tenants, applications, keys and ext keys,
- * services, and the audit log, over the registry store. Behind the gateway (the package ACL says
+ * services, the audit log and the events outbox, over the registry store. Behind the gateway (the package ACL says
  * who may read and write); every route also needs a logged-in caller. Documents answer with
  * `ETag: "<version>"`, writes honour `If-Match`, every write is audited, and ext keys and oauth
  * secrets are never sent back after creation.
@@ -43,6 +44,7 @@ export function startRegistry(opts: RegistryOptions): Promise<RunningService> {
       ...serviceRoutes(store, opts.now),
       ...activationRoutes(store, opts.env, opts.now),
       ...auditRoutes(store),
+      ...eventRoutes(store),
     ]),
   });
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashExtKey, keyHint, newInternalKey } from '../../registry/view/keys.js';
 import { encodeSoajsKey } from '../../registry/control/soajs-key.js';
+import { tenantEvents } from '../../registry/control/events.js';
 import type { Store } from '../../registry/control/store/types.js';
 import type { AppKey, ExtKey, Tenant } from '../../registry/view/types.js';
 import { ok } from '../kit/envelope.js';
@@ -90,6 +91,7 @@ export function keyRoutes(store: Store, env: string, soajsKeyPassword?: string):
         n >= 0
           ? { label: 'extKey', prefix: `applications[${at}].keys[${j}].extKeys[${n}]` }
           : { label: 'key', prefix: `applications[${at}].keys[${j}]` },
+      tenantEvents,
     );
     const key = next!;
     await audit(store, call, action, {
@@ -140,6 +142,7 @@ export function keyRoutes(store: Store, env: string, soajsKeyPassword?: string):
             return withApp(tenant, at, { ...app, keys: [...app.keys, created] });
           },
           () => ({ label: 'key', prefix: `applications[${at}].keys[${j}]` }),
+          tenantEvents,
         );
         const key = created!;
         await audit(store, call, 'create-key', {

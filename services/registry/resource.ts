@@ -1,4 +1,4 @@
-import type { Store } from '../../registry/control/store/types.js';
+import type { EventDraft, Store } from '../../registry/control/store/types.js';
 import type { DocByKind } from '../../registry/view/types.js';
 import { ok } from '../kit/envelope.js';
 import type { Route } from '../kit/server.js';
@@ -33,6 +33,8 @@ export interface ResourceSpec<K extends AdminKind, B = unknown> {
   patch(current: DocByKind[K], patch: Record<string, unknown>, id: string): Promise<DocByKind[K]> | DocByKind[K];
   /** Refuses a delete (409 when still in use); default: allowed. */
   beforeDelete?(current: DocByKind[K], id: string): Promise<void> | void;
+  /** The events of every write (registry/control/events.ts), put in the outbox with it; default: none. */
+  events?(before: DocByKind[K] | null, after: DocByKind[K] | null): readonly EventDraft[];
 }
 
 export function resourceRoutes<K extends AdminKind, B>(store: Store, spec: ResourceSpec<K, B>): Route[] {
@@ -40,6 +42,7 @@ export function resourceRoutes<K extends AdminKind, B>(store: Store, spec: Resou
   const one = `${collection}/:${param}`;
   const view = spec.view ?? ((doc: DocByKind[K]) => doc);
   const idOf = (call: Call) => call.req.params[param]!;
+  const events = spec.events?.bind(spec);
   return [
     route('GET', collection, async (call) => {
       const all = (await store.list(kind)).map((v) => v.doc).sort(byString(spec.sortKey));
@@ -57,7 +60,7 @@ export function resourceRoutes<K extends AdminKind, B>(store: Store, spec: Resou
       collection,
       async (call) => {
         const { id, doc } = await spec.create(call);
-        const w = await createDoc(store, kind, id, doc);
+        const w = await createDoc(store, kind, id, doc, events);
         await audit(store, call, 'create', { resource: kind, resourceId: id, before: w.before, after: w.after });
         return docReply(view(w.doc), w.after!, 201);
       },
@@ -70,7 +73,7 @@ export function resourceRoutes<K extends AdminKind, B>(store: Store, spec: Resou
       async (call) => {
         const id = idOf(call);
         const body = spec.replaceBody(call, id);
-        const w = await updateDoc(store, kind, id, call.ifMatch, (current) => spec.replace(body, current, id));
+        const w = await updateDoc(store, kind, id, call.ifMatch, (current) => spec.replace(body, current, id), null, events);
         await audit(store, call, 'replace', { resource: kind, resourceId: id, before: w.before, after: w.after });
         return docReply(view(w.doc), w.after!);
       },
@@ -80,14 +83,14 @@ export function resourceRoutes<K extends AdminKind, B>(store: Store, spec: Resou
     patchRoute(one, async (call, patch) => {
       const id = idOf(call);
       spec.patchPrecheck?.(patch);
-      const w = await updateDoc(store, kind, id, call.ifMatch, (current) => spec.patch(current, patch, id));
+      const w = await updateDoc(store, kind, id, call.ifMatch, (current) => spec.patch(current, patch, id), null, events);
       await audit(store, call, 'patch', { resource: kind, resourceId: id, before: w.before, after: w.after });
       return docReply(view(w.doc), w.after!);
     }),
 
     route('DELETE', one, async (call) => {
       const id = idOf(call);
-      const w = await deleteDoc(store, kind, id, call.ifMatch, (current) => spec.beforeDelete?.(current, id));
+      const w = await deleteDoc(store, kind, id, call.ifMatch, (current) => spec.beforeDelete?.(current, id), events);
       await audit(store, call, 'delete', { resource: kind, resourceId: id, before: w.before, after: null });
       return ok({ [param]: id, deleted: true });
     }),

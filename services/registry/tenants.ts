@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { tenantEvents } from '../../registry/control/events.js';
 import type { Store } from '../../registry/control/store/types.js';
 import type { Tenant, TenantOauth } from '../../registry/view/types.js';
 import type { Route } from '../kit/server.js';
@@ -67,6 +68,7 @@ export function tenantRoutes(store: Store): Route[] {
     param: 'id',
     sortKey: (t) => t.code,
     view: tenantView,
+    events: tenantEvents,
     async create(call) {
       refuseApplications(call.req.body);
       const body = checkBody(bodies.tenantCreate, call.req.body);

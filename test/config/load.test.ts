@@ -191,3 +191,12 @@ t.test('storeReset: hold or accept, from YAML or TESSERA_STORE_RESET; anything e
   );
   t.match(configError({ file: yamlFile(t, 'storeReset: true\n'), env: {} }).message, /^config: field "storeReset" must be equal to one of the allowed values: hold, accept/);
 });
+
+t.test('events.retentionDays: 30 by default, from YAML or TESSERA_EVENTS_RETENTION_DAYS; a bad value names the field', async (t) => {
+  t.equal(loadConfig({ env: {} }).events.retentionDays, 30);
+  t.equal(loadConfig({ env: { TESSERA_EVENTS_RETENTION_DAYS: '7' } }).events.retentionDays, 7);
+  t.equal(loadConfig({ file: yamlFile(t, 'events:\n  retentionDays: 90\n'), env: {} }).events.retentionDays, 90);
+  t.equal(configError({ env: { TESSERA_EVENTS_RETENTION_DAYS: '0' } }).message, 'config: field "events.retentionDays" must be >= 1 (env TESSERA_EVENTS_RETENTION_DAYS)');
+  t.match(configError({ file: yamlFile(t, 'events:\n  retentionDays: 1.5\n'), env: {} }).message, /^config: field "events.retentionDays" must be integer/);
+  t.match(configError({ file: yamlFile(t, 'events:\n  keep: 3\n'), env: {} }).message, /^config: field "events.keep" must NOT have additional properties/);
+});

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { SeedDoc } from '../../registry/control/seed.js';
 import { FileStore } from '../../registry/control/store/file.js';
+import { compareCursors } from '../../registry/control/store/outbox.js';
 import { ConflictError, type ChangeEvent } from '../../registry/control/store/types.js';
 import { rejectionOf, seed, service, tenant } from './store-contract.js';
 
@@ -205,4 +206,30 @@ t.test('a write that cannot be persisted changes nothing in memory either', asyn
   const err2 = await store.put('service', { ...svc, name: 'p2' }).then(() => null, (e: unknown) => e);
   t.ok(err2 instanceof Error);
   t.equal(await store.get('service', 'p2'), null, 'no half-added document');
+});
+
+t.test('events are persisted in the same file write as their change, and read back after a restart', async (t) => {
+  const dir = tempDir(t);
+  const store = await opened(t, dir, []);
+  await store.put('service', service('ev1', 4501), { events: [{ type: 'test.one', service: 'ev1', data: { n: 1 } }] });
+  await store.delete('service', 'ev1', { events: [{ type: 'test.two', service: 'ev1', data: { n: 2 } }] });
+  const written = (await store.readEvents({ limit: 10 })).events;
+  const file = JSON.parse(readFileSync(join(dir, 'registry.json'), 'utf8')) as { events: unknown[]; lastCursor: string };
+  t.same(file.events, written, 'in registry.json beside the documents');
+  t.equal(file.lastCursor, written[1]!.cursor);
+  await store.close();
+  const again = await opened(t, dir, []);
+  t.same((await again.readEvents({ limit: 10 })).events, written, 'the same events, ids and cursors after reopening');
+  await again.put('service', service('ev3', 4503), { events: [{ type: 'test.three', data: {} }] });
+  const all = (await again.readEvents({ limit: 10 })).events;
+  t.equal(all.length, 3);
+  t.ok(compareCursors(all[2]!.cursor, written[1]!.cursor) > 0, 'cursors go on from where they were');
+
+  // A write that cannot reach the disk writes no event either.
+  rmSync(join(dir, 'registry.json'));
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir, 'registry.json'));
+  writeFileSync(join(dir, 'registry.json', 'x'), 'x');
+  t.ok((await rejectionOf(again.put('service', service('ev4', 4504), { events: [{ type: 'test.four', data: {} }] }))) instanceof Error, 'the write fails');
+  t.equal((await again.readEvents({ limit: 10 })).events.length, 3, 'and its event is not in the outbox');
 });

@@ -6,6 +6,11 @@ import type { SeedDoc } from '../../registry/control/seed.js';
 import { ConflictError, DuplicateError, type ChangeEvent, type Store } from '../../registry/control/store/types.js';
 import type { Group, HostRegistration, Product, Revocation, Service, SigningKey, Tenant, User } from '../../registry/view/types.js';
 
+export interface StoreTestOptions {
+  now?: () => number;
+  retentionDays?: number;
+}
+
 /**
  * The Store contract (registry/control/store/types.ts), one suite for every backend: what the
  * gateway, the services and the CLI rely on, whatever holds the data. Backend-only behaviour
@@ -13,8 +18,11 @@ import type { Group, HostRegistration, Product, Revocation, Service, SigningKey,
  */
 export interface Backend {
   readonly name: string;
-  /** A fresh store of its own (nothing shared with another test), seeded with `seed`, opened, closed at teardown. */
-  open(t: Test, seed: readonly SeedDoc[]): Promise<Store>;
+  /**
+   * A fresh store of its own (nothing shared with another test), seeded with `seed`, opened, closed
+   * at teardown; `opts` reach the store's constructor (the events' clock and retention).
+   */
+  open(t: Test, seed: readonly SeedDoc[], opts?: StoreTestOptions): Promise<Store>;
   /** Everything the backend holds for `store`, comparable with t.same: "nothing was written" means it did not change. */
   raw(store: Store): Promise<unknown>;
   /** The backend's unique indexes, where it keeps them (Redis), to check they hold exactly the live entries. */

@@ -6,7 +6,23 @@ import type { SeedDoc } from '../seed.js';
 import { DOC_KINDS, type DocByKind, type DocKind, type HostRegistration, type Tenant, type User } from '../../view/types.js';
 import { registryData } from '../../view/registry-data.js';
 import { lease, type RateLease, type RateWindow } from '../../view/rate-window.js';
-import { ACCEPT_RESET_EVENT_ID, ConflictError, DuplicateError, docId, type AcceptedReset, type ChangeEvent, type Counter, type RegistryData, type Store, type Versioned, type WriteOptions } from './types.js';
+import { compareCursors, pageEvents, parseCursor, prepareEvents, retentionMs, storedEvent, type PreparedEvent } from './outbox.js';
+import {
+  ACCEPT_RESET_EVENT_ID,
+  ConflictError,
+  DuplicateError,
+  docId,
+  type AcceptedReset,
+  type ChangeEvent,
+  type Counter,
+  type EventPage,
+  type EventQuery,
+  type RegistryData,
+  type Store,
+  type StoredEvent,
+  type Versioned,
+  type WriteOptions,
+} from './types.js';
 
 interface Entry {
   doc: unknown;
@@ -22,6 +38,17 @@ interface PersistedState {
   /** Which registry this is (registry/view/store-reset.ts); files written before it had none and get one at open. */
   epoch?: string;
   acceptedEpoch?: string | null;
+  /** The outbox, oldest first: written in the same file write as the change they come with. */
+  events?: StoredEvent[];
+  /** The newest cursor ever given, kept when trimming empties the outbox: cursors never go back. */
+  lastCursor?: string;
+}
+
+export interface FileStoreOptions {
+  /** Events older than this are trimmed as new ones are written. Default 30. */
+  retentionDays?: number;
+  /** The clock events are stamped with (tests inject one). */
+  now?: () => number;
 }
 
 function emptyDocs(): Record<DocKind, Record<string, Entry>> {
@@ -50,11 +77,17 @@ export class FileStore implements Store {
   readonly #listeners = new Set<(e: ChangeEvent) => void>();
   /** Writes are applied one at a time, in call order. */
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #retentionMs: number;
+  readonly #now: () => number;
 
   constructor(
     readonly dir: string,
     readonly seed: readonly SeedDoc[] = [],
-  ) {}
+    opts: FileStoreOptions = {},
+  ) {
+    this.#retentionMs = retentionMs(opts.retentionDays);
+    this.#now = opts.now ?? Date.now;
+  }
 
   get #file(): string {
     return join(this.dir, 'registry.json');
@@ -76,6 +109,8 @@ export class FileStore implements Store {
         throw new Error(`${this.#file}: not valid JSON (${(err as Error).message}); restore it from a backup or remove it to reseed`);
       }
       if (state.format !== 1) throw new Error(`${this.#file}: unknown format ${String(state.format)}`);
+      if (state.events !== undefined && !Array.isArray(state.events)) throw new Error(`${this.#file}: "events" is not a list`);
+      if (state.lastCursor !== undefined) parseCursor(state.lastCursor);
       state.docs = { ...emptyDocs(), ...state.docs };
       for (const kind of Object.keys(state.docs) as DocKind[]) {
         for (const [id, entry] of Object.entries(state.docs[kind])) {
@@ -201,6 +236,7 @@ export class FileStore implements Store {
 
   put<K extends DocKind>(kind: K, doc: DocByKind[K], opts: WriteOptions = {}): Promise<number> {
     return this.#write(() => {
+      const events = prepareEvents(opts.events);
       const valid = validateDocument(kind, structuredClone(doc));
       const id = docId(kind, valid);
       const current = this.#state.docs[kind][id];
@@ -211,7 +247,7 @@ export class FileStore implements Store {
         if (other && (other.doc as User).id !== id) throw new DuplicateError('user', 'username', (valid as User).username);
       }
       if (kind === 'tenant') this.#checkKeysUnique(valid as Tenant);
-      const next = this.#next(kind);
+      const next = this.#next(kind, events);
       (next.docs[kind] as Record<string, Entry>)[id] = { doc: valid, version: actual + 1 };
       this.#commit(next, { version: next.version, kind, id, op: 'put' });
       return actual + 1;
@@ -220,11 +256,12 @@ export class FileStore implements Store {
 
   delete(kind: DocKind, id: string, opts: WriteOptions = {}): Promise<boolean> {
     return this.#write(() => {
+      const events = prepareEvents(opts.events);
       const current = this.#state.docs[kind][id];
       const actual = current?.version ?? 0;
       if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
       if (!current) return false;
-      const next = this.#next(kind);
+      const next = this.#next(kind, events);
       delete next.docs[kind][id];
       this.#commit(next, { version: next.version, kind, id, op: 'delete' });
       return true;
@@ -266,11 +303,49 @@ export class FileStore implements Store {
   /**
    * The next state, copied only as deep as a write to `kind` changes it. Stored documents are never
    * shared with callers (writes clone in, reads clone out), so untouched kinds and documents can be
-   * shared between the two states; a failed persist leaves the current state as it was.
+   * shared between the two states; a failed persist leaves the current state as it was. The
+   * write's events go into the same state, so one file write persists both.
    */
-  #next(kind: DocKind): PersistedState {
+  #next(kind: DocKind, events: readonly PreparedEvent[]): PersistedState {
     const cur = this.#state;
-    return { ...cur, version: cur.version + 1, docs: { ...cur.docs, [kind]: { ...cur.docs[kind] } } };
+    const next = { ...cur, version: cur.version + 1, docs: { ...cur.docs, [kind]: { ...cur.docs[kind] } } };
+    return events.length === 0 ? next : this.#withEvents(next, events);
+  }
+
+  /**
+   * Stamps the events as Redis stamps stream entries (ms never goes back, seq counts within one
+   * ms) and trims what is older than the retention, counted from the newest event.
+   */
+  #withEvents(next: PersistedState, events: readonly PreparedEvent[]): PersistedState {
+    let [ms, seq] = next.lastCursor === undefined ? [0, 0] : parseCursor(next.lastCursor);
+    const now = this.#now();
+    const added = events.map((p) => {
+      if (now > ms) [ms, seq] = [now, 0];
+      else seq += 1;
+      return storedEvent(`${ms}-${seq}`, { ...p.draft, json: p.json, nonce: p.nonce });
+    });
+    const horizon = ms - this.#retentionMs;
+    const old = next.events ?? [];
+    const firstKept = old.findIndex((e) => e.timestamp >= horizon);
+    const kept = firstKept === -1 ? [] : firstKept === 0 ? old : old.slice(firstKept);
+    return { ...next, events: [...kept, ...added], lastCursor: `${ms}-${seq}` };
+  }
+
+  async readEvents(query: EventQuery): Promise<EventPage> {
+    return pageEvents(query, async (after, count) => {
+      const all = this.#state.events ?? [];
+      let lo = 0;
+      if (after !== null) {
+        // The first event after `after`: the outbox is in cursor order.
+        let hi = all.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (compareCursors(all[mid]!.cursor, after) <= 0) lo = mid + 1;
+          else hi = mid;
+        }
+      }
+      return all.slice(lo, lo + count).map((e) => structuredClone(e));
+    });
   }
 
   /** Persist first: a write that cannot reach the disk is not applied (nothing half-written). */

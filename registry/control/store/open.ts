@@ -20,6 +20,7 @@ export function storeIsShared(config: Readonly<Config>): boolean {
 export function openStore(config: Readonly<Config>, opts: { onError?: (err: unknown) => void; seed?: boolean } = {}): Store {
   const seedDir = resolve(config.seed);
   const seed = opts.seed !== false && existsSync(seedDir) ? readSeed(seedDir) : [];
-  if (isFile(config.store)) return new FileStore(resolve(config.store.slice('file:'.length)), seed);
-  return new RedisStore({ url: config.store, seed, ...(opts.onError ? { onError: opts.onError } : {}) });
+  const retentionDays = config.events.retentionDays;
+  if (isFile(config.store)) return new FileStore(resolve(config.store.slice('file:'.length)), seed, { retentionDays });
+  return new RedisStore({ url: config.store, seed, retentionDays, ...(opts.onError ? { onError: opts.onError } : {}) });
 }

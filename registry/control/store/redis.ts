@@ -6,6 +6,7 @@ import { type DocByKind, type DocKind, type HostRegistration, type Tenant, type 
 import { registryData, SNAPSHOT_DOCS } from '../../view/registry-data.js';
 import { RedisFeed } from './redis-feed.js';
 import type { RateLease } from '../../view/rate-window.js';
+import { pageEvents, prepareEvents, retentionMs, storedEvent } from './outbox.js';
 import {
   ACCEPT_RESET_EVENT_ID,
   ConflictError,
@@ -16,8 +17,11 @@ import {
   type AcceptedReset,
   type ChangeEvent,
   type Counter,
+  type EventPage,
+  type EventQuery,
   type RegistryData,
   type Store,
+  type StoredEvent,
   type Versioned,
   type WriteOptions,
 } from './types.js';
@@ -36,11 +40,18 @@ if epoch ~= ${mine} then return {-3, 0, epoch or '', redis.call('GET', ${accepte
  * One atomic write (Redis runs a script as MULTI/EXEC does, but can check first): check the store
  * is still the registry this process opened, compare the document's version (-1: any), check unique
  * indexes, replace the index entries the document owns (kept in `own:<kind>`, so no read is needed
- * before writing), write the document, INCR the registry version and PUBLISH the change — one round
- * trip, nothing half-written.
+ * before writing), write the document, XADD its events to the outbox stream (issue 17 §2), INCR
+ * the registry version and PUBLISH the change — one round trip, nothing half-written: every check
+ * that can refuse comes before the first write, and Redis runs the script whole or (killed, AOF
+ * replayed) not at all.
  *
- * KEYS: doc hash, version hash, registry version, channel, owned-index hash, epoch, accepted epoch
- * ARGV: this process's epoch, id, json ('' = delete), expected version (-1 = any), kind, n entries, (index key, field, value)×n
+ * An event's stream id is `<ms>-*` on the writer's clock (injectable, so retention can be tested);
+ * an id Redis refuses (a clock behind the newest entry) falls back to `*`, which Redis keeps
+ * increasing. After adding, entries older than the retention, counted from the newest, are trimmed.
+ *
+ * KEYS: doc hash, version hash, registry version, channel, owned-index hash, epoch, accepted epoch, event stream
+ * ARGV: this process's epoch, id, json ('' = delete), expected version (-1 = any), kind, n entries, (index key, field, value)×n,
+ *       n events, now ms, retention ms, (nonce, type, tenant id, service, data json)×n
  * Returns {1, new doc version, registry version} | {-1, actual version} | {-2, 0, field, holder} | {0, 0, 0}
  *       | {-3, 0, store epoch, accepted epoch}
  */
@@ -84,6 +95,22 @@ else
   op = 'put'
   redis.call('HSET', KEYS[1], id, json)
   redis.call('HSET', KEYS[2], id, docver)
+end
+local nev = tonumber(ARGV[i])
+if nev > 0 then
+  local at = ARGV[i + 1] .. '-*'
+  local keep = tonumber(ARGV[i + 2])
+  i = i + 3
+  local last = ''
+  for n = 1, nev do
+    local fields = {'n', ARGV[i], 't', ARGV[i + 1], 'tn', ARGV[i + 2], 's', ARGV[i + 3], 'd', ARGV[i + 4]}
+    local r = redis.pcall('XADD', KEYS[8], at, unpack(fields))
+    if type(r) == 'table' and r.err then r = redis.call('XADD', KEYS[8], '*', unpack(fields)) end
+    last = r
+    i = i + 5
+  end
+  local ms = tonumber(string.match(last, '^(%d+)-'))
+  redis.call('XTRIM', KEYS[8], 'MINID', string.format('%.0f', ms - keep))
 end
 local v = redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', KEYS[4], cjson.encode({version = v, kind = ARGV[5], id = id, op = op}))
@@ -180,10 +207,21 @@ export interface RedisStoreOptions {
   pollMs?: number;
   /** Command timeout, ms: a Redis that stops answering fails requests instead of hanging them. */
   commandTimeoutMs?: number;
+  /** Events older than this are trimmed from the outbox as new ones are written. Default 30. */
+  retentionDays?: number;
+  /** The clock events are stamped with (tests inject one). */
+  now?: () => number;
   onError?: (err: unknown) => void;
 }
 
 type WriteResult = [number, number, number | string, string?];
+
+/** A stream entry of the outbox as a StoredEvent. */
+function toEvent(cursor: string, list: string[]): StoredEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) f[list[i]!] = list[i + 1]!;
+  return storedEvent(cursor, { type: f['t'] ?? '', tenantId: f['tn'], service: f['s'], json: f['d'] ?? '{}', nonce: f['n'] ?? '' });
+}
 
 /** The scripts defined on the command connection (ioredis adds them as methods). */
 interface Scripts {
@@ -207,6 +245,8 @@ const newEpoch = () => randomBytes(8).toString('hex');
  *   <p>version      registry version (INCR by every write)     <p>seeded  set of applied seed docs
  *   <p>epoch        which registry this is (set by the first open; gone with the data)
  *   <p>accepted     the epoch an operator accepted after a reset (accept-reset)
+ *   <p>events       stream: the outbox, entry id = cursor, fields n (id's random part), t (type),
+ *                   tn (tenant id), s (service), d (data JSON)
  *   channel <p>changes: {version, kind, id, op}
  */
 export class RedisStore implements Store {
@@ -220,9 +260,13 @@ export class RedisStore implements Store {
   readonly #opts: RedisStoreOptions;
   /** The registry this process opened: writes into another one are refused (StoreResetError). */
   #epoch = '';
+  readonly #retentionMs: number;
+  readonly #now: () => number;
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
+    this.#retentionMs = retentionMs(opts.retentionDays);
+    this.#now = opts.now ?? Date.now;
     const url = new URL(opts.url);
     this.prefix = url.searchParams.get('prefix') ?? 'tessera:';
     url.searchParams.delete('prefix');
@@ -246,7 +290,7 @@ export class RedisStore implements Store {
       pollMs: opts.pollMs ?? 1000,
       ...(opts.onError ? { onError: opts.onError } : {}),
     });
-    this.#client.defineCommand('tesseraWrite', { numberOfKeys: 7, lua: WRITE });
+    this.#client.defineCommand('tesseraWrite', { numberOfKeys: 8, lua: WRITE });
     this.#client.defineCommand('tesseraByIndex', { numberOfKeys: 3, lua: BY_INDEX });
     this.#client.defineCommand('tesseraHost', { numberOfKeys: 5, lua: HOST });
     this.#client.defineCommand('tesseraOpenEpoch', { numberOfKeys: 1, lua: OPEN_EPOCH });
@@ -412,6 +456,13 @@ export class RedisStore implements Store {
     return { doc: JSON.parse(r[1]) as T, version: Number(r[2] ?? 0) };
   }
 
+  readEvents(query: EventQuery): Promise<EventPage> {
+    return pageEvents(query, async (after, count) => {
+      const entries = (await this.#call(() => this.#client.xrange(this.#key('events'), after === null ? '-' : `(${after}`, '+', 'COUNT', count))) as [string, string[]][];
+      return entries.map(([cursor, list]) => toEvent(cursor, list));
+    });
+  }
+
   findTenantByKeyHash(keyHash: string): Promise<Versioned<Tenant> | null> {
     return this.#byIndex<Tenant>('extkey', keyHash, 'tenant');
   }
@@ -436,9 +487,12 @@ export class RedisStore implements Store {
   }
 
   async #write(kind: DocKind, id: string, doc: unknown | null, opts: WriteOptions): Promise<{ docVersion: number; changed: boolean }> {
+    const events = prepareEvents(opts.events);
     const entries = doc === null ? [] : this.#indexes(kind, doc);
     const args: (string | number)[] = [id, doc === null ? '' : JSON.stringify(doc), opts.ifVersion ?? -1, kind, entries.length];
     for (const e of entries) args.push(e.key, e.field, e.value);
+    args.push(events.length, Math.floor(this.#now()), this.#retentionMs);
+    for (const e of events) args.push(e.nonce, e.draft.type, e.draft.tenantId ?? '', e.draft.service ?? '', e.json);
     const r = await this.#guarded((epoch) =>
       this.#scripts.tesseraWrite(
         this.#key('doc', kind),
@@ -448,6 +502,7 @@ export class RedisStore implements Store {
         this.#key('own', kind),
         this.#key('epoch'),
         this.#key('accepted'),
+        this.#key('events'),
         epoch,
         ...args,
       ),

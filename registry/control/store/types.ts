@@ -22,6 +22,54 @@ export interface Versioned<T> {
 export interface WriteOptions {
   /** Fail with ConflictError unless the stored document has this version (0: must not exist). */
   readonly ifVersion?: number;
+  /**
+   * Events of this change, put in the outbox in the same atomic write as the document: the change
+   * and its events exist together or not at all (a refused write, or a delete of nothing, writes none).
+   */
+  readonly events?: readonly EventDraft[];
+}
+
+/** An event as a writer gives it (registry/control/events.ts makes them): the store adds id, time and cursor. */
+export interface EventDraft {
+  /** `tenant.created`, `service.activated`, …: lower case, dot-separated. */
+  readonly type: string;
+  /** The tenant the event is about (the feed filters on it). */
+  readonly tenantId?: string;
+  /** The service the event is about (the feed filters on it). */
+  readonly service?: string;
+  /** The payload: plain JSON, never a secret or a key hash. */
+  readonly data: Record<string, unknown>;
+}
+
+/** An event in the outbox. */
+export interface StoredEvent extends EventDraft {
+  /** `evt_<time><random>`: unique and time-ordered; the Standard Webhooks `webhook-id`. */
+  readonly id: string;
+  /** When it was written, ms since epoch (never earlier than the event before it). */
+  readonly timestamp: number;
+  /** Its place in the outbox, `<ms>-<seq>`: `readEvents({after: cursor})` goes on after it. */
+  readonly cursor: string;
+}
+
+export interface EventQuery {
+  /** Only events after this cursor; absent: from the oldest one kept. */
+  readonly after?: string;
+  /** Only this type, or a family of them with a trailing `.*` (`service.*`). */
+  readonly type?: string;
+  readonly service?: string;
+  readonly tenantId?: string;
+  /** At most this many events (1 to 1000). */
+  readonly limit: number;
+}
+
+export interface EventPage {
+  /** In outbox order. */
+  readonly events: StoredEvent[];
+  /**
+   * Where to go on from (as `after`) when more may follow; null once the end of the outbox was
+   * reached: poll again later from the last event's cursor (or the same `after`).
+   */
+  readonly next: string | null;
 }
 
 export class ConflictError extends Error {
@@ -108,6 +156,12 @@ export interface Store {
   findTenantByKeyHash(keyHash: string): Promise<Versioned<Tenant> | null>;
   /** Usernames are unique across tenants. */
   findUserByUsername(username: string): Promise<Versioned<User> | null>;
+  /**
+   * The outbox (events written with `WriteOptions.events`), oldest first, from a stable cursor.
+   * Events older than the store's retention (`events.retentionDays`) are trimmed as new ones are
+   * written. Not documents: not versioned, not in `load()`, not on the change feed.
+   */
+  readEvents(query: EventQuery): Promise<EventPage>;
   /**
    * Counts one failure under `key` at `at` (ms) and returns the counter: one counted more than
    * `windowMs` after the previous starts again from 1. Shared by every process of the store (login
