@@ -5,6 +5,7 @@ import type { Route } from '../kit/server.js';
 import { audit } from './audit.js';
 import { describeDoc, readDoc, validated } from './documents.js';
 import { readModifyWrite } from '../kit/read-modify-write.js';
+import { tenantEvents } from '../../registry/control/events.js';
 import { errors } from './errors.js';
 import { docReply, route, type Call } from './request.js';
 
@@ -79,6 +80,8 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
         return a === null ? undefined : { ...tenant, activations: { ...tenant.activations, [service]: a } };
       },
       validate: (doc) => validated('tenant', doc),
+      // service.activated / deactivated / provisioning.finished|failed, with the write itself.
+      events: tenantEvents,
     }))!;
     if (w.before !== w.after) await audit(store, call, action, { resource: 'activation', resourceId: `${tenantId}:${service}`, before: w.before, after: w.after, details: { tenant: tenantId, service } });
     return w;

@@ -96,5 +96,12 @@ t.test('activate, pending, report, pass; failed; deactivated; reconciliation', a
 
   const back = await api('POST', `/tenants/${TNT2_ID}/activations`, { service: 'example03' });
   t.match(back, { status: 201, body: { data: { state: 'pending' } } }, 'an inactive activation can be activated again (pending again)');
+  // Each transition is an event, written with it (issue 17 §2); repeats wrote none.
+  const feed = await api('GET', `/events?tenant=${TNT2_ID}&type=service.*&limit=100`);
+  t.same(
+    feed.body.data.events.map((e: any) => `${e.type}:${e.service}`),
+    ['service.activated:example03', 'service.provisioning.finished:example03', 'service.provisioning.failed:example03', 'service.deactivated:example03', 'service.activated:example03'],
+    'the feed has every transition once, in order',
+  );
   t.equal((await api('PUT', '/tenants/' + TNT2_ID, { code: 'TNT2', name: 'x', type: 'client', activations: {} })).status, 400, 'activations are not written through /tenants');
 });
