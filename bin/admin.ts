@@ -8,7 +8,7 @@ export class AdminError extends Error {}
 
 type Opts = Record<string, string | true>;
 
-function parse(args: string[], flags: readonly string[], valued: readonly string[]): { opts: Opts; rest: string[] } {
+export function parse(args: string[], flags: readonly string[], valued: readonly string[]): { opts: Opts; rest: string[] } {
   const opts: Opts = {};
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -24,17 +24,17 @@ function parse(args: string[], flags: readonly string[], valued: readonly string
   return { opts, rest };
 }
 
-function need(opts: Opts, name: string): string {
+export function need(opts: Opts, name: string): string {
   const v = opts[name];
   if (typeof v !== 'string' || v === '') throw new AdminError(`--${name} is required`);
   return v;
 }
 
-interface Client {
+export interface Client {
   call(method: string, path: string, body?: unknown): Promise<unknown>;
 }
 
-async function client(opts: Opts): Promise<Client> {
+export async function client(opts: Opts): Promise<Client> {
   const config = loadConfig({ file: typeof opts['config'] === 'string' ? opts['config'] : undefined });
   const base = config.admin.url.replace(/\/$/, '');
   const key = config.admin.key;
@@ -74,7 +74,7 @@ async function client(opts: Opts): Promise<Client> {
   };
 }
 
-const out = (v: unknown) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
+export const out = (v: unknown) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
 
 export async function tenantsCommand(args: string[]): Promise<void> {
   const { opts, rest } = parse(args, [], ['config']);

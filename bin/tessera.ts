@@ -7,6 +7,7 @@ import { AdminError, keysCommand, tenantsCommand } from './admin.js';
 import { runCluster } from './cluster.js';
 import { onShutdown } from './shutdown.js';
 import { importCommand } from './import.js';
+import { activationsCommand, eventsCommand } from './lifecycle.js';
 import { registerCommand } from './register.js';
 import { errorFields, log, redact } from './log.js';
 import { startTessera } from './start.js';
@@ -27,6 +28,11 @@ commands:
   keys create --tenant ID --app APPID [--ikey IKEY] [--env dev] [--label L] [--expires ISO]
   keys rotate --tenant ID --app APPID --ikey IKEY --hint HINT [--overlap SECONDS]
   keys revoke --tenant ID --app APPID --ikey IKEY --hint HINT
+  activations list --tenant ID | add|remove --tenant ID --service NAME
+  activations report --service NAME --tenant ID --status finished|failed [--message M]
+  activations tenants --service NAME [--state pending|active|failed|inactive]
+  events list [--after CURSOR] [--type T|family.*] [--service S] [--tenant ID] [--limit N]
+  events tail [same filters] [--interval SECONDS]
         administer through the registry API (TESSERA_ADMIN_URL, TESSERA_ADMIN_KEY, and
         TESSERA_ADMIN_TOKEN or TESSERA_ADMIN_USER + TESSERA_ADMIN_PASSWORD)
   import soajs <dir> [--env dev] [--dry-run] [--config FILE]
@@ -113,6 +119,10 @@ async function main(argv: string[]): Promise<void> {
       return importCommand(rest);
     case 'keys':
       return keysCommand(rest);
+    case 'activations':
+      return activationsCommand(rest);
+    case 'events':
+      return eventsCommand(rest);
     case undefined:
     case 'help':
     case '--help':
