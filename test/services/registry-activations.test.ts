@@ -1,12 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Client } from 'undici';
-import { readSeed } from '../../registry/control/seed.js';
-import type { Group, Product, Service, Tenant, User } from '../../registry/view/types.js';
-import { startOauth } from '../../services/oauth/index.js';
-import { startRegistry } from '../../services/registry/index.js';
-import { DEMO_KEYS, login, OWNER_KEY, soajsError, TNT2_ID, type TokenPair } from '../helpers/demo.js';
-import { settle, startTestGateway } from '../helpers/gateway.js';
+import { DEMO_KEYS, soajsError, TNT2_ID } from '../helpers/demo.js';
+import { settle } from '../helpers/gateway.js';
+import { startRegistryHarness } from '../helpers/registry-harness.js';
 import { startEchoService } from '../helpers/servers.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed JSON answers */
@@ -19,33 +15,15 @@ import { startEchoService } from '../helpers/servers.js';
  * The reconciliation list names every tenant where the service is active, recorded or implied by
  * a package grant.
  */
-const DEMO = fileURLToPath(new URL('../../../config/demo', import.meta.url));
 
 t.test('activate, pending, report, pass; failed; deactivated; reconciliation', async (t) => {
-  const seed = readSeed(DEMO);
-  const of = <T>(kind: string) => seed.filter((d) => d.kind === kind).map((d) => structuredClone(d.doc) as T);
-  const services = of<Service>('service').map((s) => (s.name === 'example03' ? { ...s, provisioning: 'external' as const } : s));
-  const gw = await startTestGateway({ products: of<Product>('product'), tenants: of<Tenant>('tenant'), services, users: of<User>('user'), groups: of<Group>('group'), auth: true });
-  t.teardown(() => gw.close());
-  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 600, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
-  t.teardown(() => oauth.close());
-  const registry = await startRegistry({ port: 0, store: gw.store, env: 'dev', injectSecret: gw.secret, ownerTenant: 'OWNER' });
-  t.teardown(() => registry.close());
+  const h = await startRegistryHarness({ services: (all) => all.map((s) => (s.name === 'example03' ? { ...s, provisioning: 'external' as const } : s)) });
+  t.teardown(() => h.close());
+  const { gw, api } = h;
   const echo = await startEchoService();
   t.teardown(() => echo.close());
-  for (const [service, s] of [['oauth', oauth], ['registry', registry], ['example03', echo]] as const) {
-    await gw.store.registerHost({ service, version: '1', host: '127.0.0.1', port: s.port, maintenancePort: 'maintenancePort' in s ? s.maintenancePort : s.maintenance.port });
-  }
+  await gw.store.registerHost({ service: 'example03', version: '1', host: '127.0.0.1', port: echo.port, maintenancePort: echo.maintenance.port });
   await settle(gw);
-  const admin = ((await login(gw.url, OWNER_KEY, 'admin', 'tessera-admin')).body as TokenPair).access_token;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.url}/registry${path}`, {
-      method,
-      headers: { key: OWNER_KEY, authorization: `Bearer ${admin}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
   // TNT2's key on example03, over one keep-alive connection: its decision is kept between calls.
   const client = new Client(gw.url);
   t.teardown(() => client.close());

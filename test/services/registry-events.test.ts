@@ -1,11 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { readSeed } from '../../registry/control/seed.js';
-import type { Group, Product, Service, Tenant, User } from '../../registry/view/types.js';
-import { startOauth } from '../../services/oauth/index.js';
-import { startRegistry } from '../../services/registry/index.js';
-import { login, OWNER_KEY, TNT2_ID, type TokenPair } from '../helpers/demo.js';
-import { settle, startTestGateway } from '../helpers/gateway.js';
+import { TNT2_ID } from '../helpers/demo.js';
+import { startRegistryHarness } from '../helpers/registry-harness.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed JSON answers */
 
@@ -16,45 +11,12 @@ import { settle, startTestGateway } from '../helpers/gateway.js';
  * refused write leaves no event; no payload carries a secret or a key.
  */
 
-const DEMO = fileURLToPath(new URL('../../../config/demo', import.meta.url));
 const SECRET = 'feed-test-oauth-secret-Hh27';
 
 t.test('registry events feed through the gateway', async (t) => {
-  const seed = readSeed(DEMO);
-  const of = <T>(kind: string) => seed.filter((d) => d.kind === kind).map((d) => structuredClone(d.doc) as T);
-  const gw = await startTestGateway({
-    products: of<Product>('product'),
-    tenants: of<Tenant>('tenant'),
-    services: of<Service>('service'),
-    users: of<User>('user'),
-    groups: of<Group>('group'),
-    auth: true,
-  });
-  t.teardown(() => gw.close());
-  const oauth = await startOauth({ port: 0, store: gw.store, env: 'dev', accessTokenSeconds: 600, refreshTokenSeconds: 600, injectSecret: gw.secret, throttle: gw.config.security.login });
-  t.teardown(() => oauth.close());
-  const registry = await startRegistry({ port: 0, store: gw.store, env: 'dev', injectSecret: gw.secret, ownerTenant: 'OWNER' });
-  t.teardown(() => registry.close());
-  await gw.store.registerHost({ service: 'oauth', version: '1', host: '127.0.0.1', port: oauth.port, maintenancePort: oauth.maintenancePort });
-  await gw.store.registerHost({ service: 'registry', version: '1', host: '127.0.0.1', port: registry.port, maintenancePort: registry.maintenancePort });
-  await settle(gw);
-  const r = await login(gw.url, OWNER_KEY, 'admin', 'tessera-admin');
-  t.equal(r.status, 200, 'the owner logs in');
-  const token = (r.body as TokenPair).access_token;
-
-  async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${gw.url}/registry${path}`, {
-      method,
-      headers: {
-        key: OWNER_KEY,
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { 'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json' } : {}),
-        ...headers,
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  }
+  const h = await startRegistryHarness();
+  t.teardown(() => h.close());
+  const { api } = h;
   const feed = async (query = '') => {
     const a = await api('GET', `/events${query}`);
     t.equal(a.status, 200, `GET /events${query}`);
