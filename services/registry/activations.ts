@@ -31,6 +31,12 @@ export function grantedServices(tenant: Tenant, products: ReadonlyMap<string, Pr
   return out;
 }
 
+/** A tenant's own activation of `service` — never one inherited from Object.prototype (a service may be named `constructor`). */
+function activationOf(tenant: Tenant, service: string): Activation | undefined {
+  const all = tenant.activations;
+  return all !== undefined && Object.hasOwn(all, service) ? all[service] : undefined;
+}
+
 function viewOf(tenant: Tenant, service: string, a: Activation | undefined): ActivationView {
   const t = { id: tenant.id, code: tenant.code, name: tenant.name };
   if (a === undefined) return { service, tenant: t, state: 'active', implied: true };
@@ -43,9 +49,8 @@ async function productsByCode(store: Store): Promise<Map<string, Product>> {
 
 /** Every activation of `tenant`: recorded ones, then the implied ones, by service name. */
 function activationsOf(tenant: Tenant, granted: ReadonlySet<string>): ActivationView[] {
-  const recorded = tenant.activations ?? {};
-  const names = new Set([...Object.keys(recorded), ...granted]);
-  return [...names].sort().map((s) => viewOf(tenant, s, recorded[s]));
+  const names = new Set([...Object.keys(tenant.activations ?? {}), ...granted]);
+  return [...names].sort().map((s) => viewOf(tenant, s, activationOf(tenant, s)));
 }
 
 const STATES: ReadonlySet<string> = new Set(['pending', 'active', 'failed', 'inactive']);
@@ -75,7 +80,7 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
       missing: () => errors.notFound(describeDoc('tenant', tenantId)),
       change: (found) => {
         const tenant = found!.doc;
-        const a = next(tenant.activations?.[service], tenant);
+        const a = next(activationOf(tenant, service), tenant);
         // Nothing to change (a report repeated, a deactivation of the inactive): no write, no event.
         return a === null ? undefined : { ...tenant, activations: { ...tenant.activations, [service]: a } };
       },
@@ -110,7 +115,7 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
           if (current !== undefined && current.state !== 'inactive') throw errors.exists(`An activation of service "${service}"`);
           return { state: external ? 'pending' : 'active', createdAt: current?.createdAt ?? at, updatedAt: at };
         });
-        return docReply(viewOf(w.doc, service, w.doc.activations![service]), w.after!, 201);
+        return docReply(viewOf(w.doc, service, activationOf(w.doc, service)), w.after!, 201);
       },
       true,
     ),
@@ -122,7 +127,7 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
         if (current.state === 'inactive') return null;
         return { state: 'inactive', createdAt: current.createdAt, updatedAt: now() };
       });
-      return docReply(viewOf(w.doc, service, w.doc.activations![service]), w.after!);
+      return docReply(viewOf(w.doc, service, activationOf(w.doc, service)), w.after!);
     }),
 
     // Reconciliation: every tenant where the service is active (or waits), recorded or implied,
@@ -139,7 +144,7 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
       let next: string | null = null;
       for (const { doc } of tenants) {
         if (doc.id <= after) continue;
-        const recorded = doc.activations?.[service];
+        const recorded = activationOf(doc, service);
         if (recorded === undefined && !grantedServices(doc, products, env).has(service)) continue;
         const row = viewOf(doc, service, recorded);
         // Without a filter the inactive are left out: "where the service is active" (or on its way).
@@ -171,7 +176,7 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
           if (current.state === state && current.message === message) return null;
           return { state, ...(message !== undefined ? { message } : {}), createdAt: current.createdAt, updatedAt: now() };
         });
-        return docReply(viewOf(w.doc, service, w.doc.activations![service]), w.after!);
+        return docReply(viewOf(w.doc, service, activationOf(w.doc, service)), w.after!);
       },
       true,
     ),
