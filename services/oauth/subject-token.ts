@@ -17,6 +17,8 @@ export interface Subject {
   readonly tenantId: string;
   /** When the subject token stops working, ms: what is issued in exchange never outlives it. */
   readonly expiresAt: number;
+  /** A refresh subject's stored document: used up by the exchange, as by the refresh grant. */
+  readonly stored?: { readonly kind: 'refreshToken' | 'legacyToken'; readonly id: string; readonly version: number };
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -58,8 +60,10 @@ export async function verifySubject(store: Store, token: string, type: SubjectTy
 }
 
 async function refreshSubject(store: Store, token: string, now: number): Promise<Subject> {
-  const doc = (await store.get(SOAJS_TOKEN.test(token) ? 'legacyToken' : 'refreshToken', sha256(token)))?.doc;
-  if (doc === undefined || ('type' in doc && doc.type !== 'refresh')) throw errors.invalidSubjectToken('not a valid refresh token');
+  const kind = SOAJS_TOKEN.test(token) ? 'legacyToken' : 'refreshToken';
+  const found = await store.get(kind, sha256(token));
+  const doc = found?.doc;
+  if (found === null || doc === undefined || ('type' in doc && doc.type !== 'refresh')) throw errors.invalidSubjectToken('not a valid refresh token');
   if (doc.expiresAt <= now) throw errors.invalidSubjectToken('it has expired');
-  return { type: REFRESH_TOKEN_TYPE, userId: doc.userId, tenantId: doc.tenantId, expiresAt: doc.expiresAt };
+  return { type: REFRESH_TOKEN_TYPE, userId: doc.userId, tenantId: doc.tenantId, expiresAt: doc.expiresAt, stored: { kind, id: doc.id, version: found.version } };
 }

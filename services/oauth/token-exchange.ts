@@ -1,3 +1,4 @@
+import { ConflictError } from '../../registry/control/store/types.js';
 import type { Store } from '../../registry/control/store/types.js';
 import type { TenantRef, User } from '../../registry/view/types.js';
 import { groupsIn } from '../../registry/view/user-acl.js';
@@ -41,7 +42,8 @@ export interface ExchangeDeps {
  * target. What is issued never outlives the subject: for an access token, an access token that
  * expires with it and no refresh token (a leaked access token must not become a two-week
  * credential, nor live forever by switching back and forth); for a refresh token, a new pair
- * whose refresh token expires with the subject's. The subject stays valid for its own tenant.
+ * whose refresh token expires with the subject's, and the subject refresh token is used up (single
+ * use, as the refresh grant). An access subject stays valid for its own tenant.
  * Not throttled, like the refresh grant: a subject token is verified, never guessed.
  */
 export function tokenExchange(deps: ExchangeDeps) {
@@ -70,6 +72,19 @@ export function tokenExchange(deps: ExchangeDeps) {
     } catch (err) {
       if (err instanceof ServiceError) await auditTenantChoice(store, { ...audit, refused: err }, deps.now());
       throw err;
+    }
+    if (found.stored !== undefined) {
+      // Single use, as the refresh grant: a stolen refresh token exchanged leaves the victim's
+      // next refresh failing (the theft shows), and a logout of it ends every copy.
+      const { kind, id, version } = found.stored;
+      let used: boolean;
+      try {
+        used = await store.delete(kind, id, { ifVersion: version });
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        used = false;
+      }
+      if (!used) throw errors.invalidSubjectToken('it was used already');
     }
     await auditTenantChoice(store, audit, deps.now());
     const limits: IssueLimits =

@@ -193,6 +193,11 @@ t.test('tenant choice: list, pick at login, switch', async (t) => {
     const onB = await token(keys.B, { grant_type: 'refresh_token', refresh_token: r.body.refresh_token! });
     t.equal(onB.status, 200, "B's refresh token refreshes with B's key");
     t.equal(decodeJwt(onB.body.access_token!)['tid'], ids.B);
+    // Used up, as by the refresh grant: a copy of it (stolen) cannot be exchanged or refreshed again.
+    const again = await token(keys.A, { grant_type: EXCHANGE, subject_token: pairA.refresh_token, subject_token_type: REFRESH, tenant: 'TB' });
+    t.equal(again.status, 400, 'the subject refresh token was used up by the exchange');
+    const refreshed = await token(keys.A, { grant_type: 'refresh_token', refresh_token: pairA.refresh_token });
+    refused(t, refreshed, 400, 400, 'Invalid refresh token', 'and no longer refreshes either');
   });
 
   t.test('pick at login', async (t) => {
