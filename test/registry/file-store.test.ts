@@ -233,3 +233,24 @@ t.test('events are persisted in the same file write as their change, and read ba
   t.ok((await rejectionOf(again.put('service', service('ev4', 4504), { events: [{ type: 'test.four', data: {} }] }))) instanceof Error, 'the write fails');
   t.equal((await again.readEvents({ limit: 10 })).events.length, 3, 'and its event is not in the outbox');
 });
+
+t.test('ids that are names of Object.prototype are documents like any other', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-filestore-proto-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new FileStore(dir, []);
+  await store.open();
+  t.equal(await store.get('service', 'constructor'), null, 'no service "constructor": not Object.prototype.constructor');
+  t.equal(await store.get('product', 'toString'), null);
+  for (const code of ['__proto__', 'constructor']) {
+    await store.put('product', { code, name: code, packages: [] }, { ifVersion: 0 });
+    t.same((await store.get('product', code))?.doc, { code, name: code, packages: [] }, `product "${code}" reads back`);
+  }
+  t.same((await store.list('product')).map((p) => p.doc.code).sort(), ['__proto__', 'constructor'], 'listed once each');
+  await store.close();
+  const again = new FileStore(dir, []);
+  await again.open();
+  t.teardown(() => again.close());
+  t.equal((await again.get('product', '__proto__'))?.version, 1, 'and survive a restart');
+  t.ok(await again.delete('product', '__proto__', { ifVersion: 1 }));
+  t.equal(await again.get('product', '__proto__'), null);
+});

@@ -24,6 +24,19 @@ import {
   type WriteOptions,
 } from './types.js';
 
+/**
+ * Documents by id in plain objects (they are what is saved as JSON): an id may be any name a
+ * schema allows — `constructor`, `__proto__` — so reads look at own properties only and writes
+ * define the property (an assignment to `__proto__` would set the object's prototype instead).
+ */
+function entryOf<T>(docs: Record<string, T>, id: string): T | undefined {
+  return Object.hasOwn(docs, id) ? docs[id] : undefined;
+}
+
+function setEntry<T>(docs: Record<string, T>, id: string, entry: T): void {
+  Object.defineProperty(docs, id, { value: entry, enumerable: true, writable: true, configurable: true });
+}
+
 interface Entry {
   doc: unknown;
   version: number;
@@ -135,10 +148,10 @@ export class FileStore implements Store {
       if (seeded.has(tag)) continue;
       seeded.add(tag);
       changed = true;
-      if (this.#state.docs[s.kind][id]) continue;
+      if (entryOf(this.#state.docs[s.kind], id)) continue;
       if (s.kind === 'user' && this.#findUser((s.doc as User).username)) continue;
       this.#state.version += 1;
-      this.#state.docs[s.kind][id] = { doc: structuredClone(s.doc), version: 1 };
+      setEntry(this.#state.docs[s.kind], id, { doc: structuredClone(s.doc), version: 1 });
     }
     this.#state.seeded = [...seeded];
     if (changed) this.#persist(this.#state);
@@ -226,7 +239,7 @@ export class FileStore implements Store {
   }
 
   async get<K extends DocKind>(kind: K, id: string): Promise<Versioned<DocByKind[K]> | null> {
-    const e = this.#state.docs[kind][id];
+    const e = entryOf(this.#state.docs[kind], id);
     return e ? { doc: structuredClone(e.doc) as DocByKind[K], version: e.version } : null;
   }
 
@@ -239,7 +252,7 @@ export class FileStore implements Store {
       const events = prepareEvents(opts.events);
       const valid = validateDocument(kind, structuredClone(doc));
       const id = docId(kind, valid);
-      const current = this.#state.docs[kind][id];
+      const current = entryOf(this.#state.docs[kind], id);
       const actual = current?.version ?? 0;
       if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
       if (kind === 'user') {
@@ -248,7 +261,7 @@ export class FileStore implements Store {
       }
       if (kind === 'tenant') this.#checkKeysUnique(valid as Tenant);
       const next = this.#next(kind, events);
-      (next.docs[kind] as Record<string, Entry>)[id] = { doc: valid, version: actual + 1 };
+      setEntry(next.docs[kind] as Record<string, Entry>, id, { doc: valid, version: actual + 1 });
       this.#commit(next, { version: next.version, kind, id, op: 'put' });
       return actual + 1;
     });
@@ -257,7 +270,7 @@ export class FileStore implements Store {
   delete(kind: DocKind, id: string, opts: WriteOptions = {}): Promise<boolean> {
     return this.#write(() => {
       const events = prepareEvents(opts.events);
-      const current = this.#state.docs[kind][id];
+      const current = entryOf(this.#state.docs[kind], id);
       const actual = current?.version ?? 0;
       if (opts.ifVersion !== undefined && opts.ifVersion !== actual) throw new ConflictError(kind, id, opts.ifVersion, actual);
       if (!current) return false;
