@@ -18,8 +18,24 @@ function subjectOf(rule: RateRule, ctx: RequestContext): string | null {
     case 'user':
       return ctx.user?.id ?? null;
     case 'ip':
-      return `${key.tenant.id}/${ctx.clientIp}`;
+      return `${key.tenant.id}/${addressBlock(ctx.clientIp)}`;
   }
+}
+
+/**
+ * An IPv4 address as it is; an IPv6 one as its /64, the block one subscriber gets: counting per
+ * address would let a client walk through 2^64 addresses (and a counter each) to evade its limit.
+ */
+export function addressBlock(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = ip.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = ip.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /**
@@ -79,6 +95,9 @@ export function createRateLimitStage(limiter: RateLimiter, headers: RateLimitHea
   }
 
   function refuse(ctx: RequestContext, counted: RateCounter[], c: RateCounter): Denial {
+    // A refused request costs the limits it passed nothing: else an address over its own limit
+    // would go on spending the whole tenant's.
+    for (const other of counted) if (other !== c) limiter.giveBack(other, limiter.now());
     ctx.responseHeaders = headersFor(counted, limiter.now(), c, headers);
     return ERRORS.RATE_LIMITED;
   }

@@ -42,6 +42,8 @@ export interface RateLimiterOptions {
   now?: () => number;
   /** The shared store failed, or is back: called once per change, not per request. */
   onSharedState?: (up: boolean, err?: unknown) => void;
+  /** Counters kept per rule in this process (subjects beyond are counted afresh). */
+  maxCountersPerRule?: number;
 }
 
 /**
@@ -55,6 +57,7 @@ export interface RateLimiterOptions {
 export class RateLimiter {
   readonly #buckets = new Map<string, Map<string, RateCounter>>();
   readonly #now: () => number;
+  readonly #maxPerRule: number;
   #sharedUp = true;
   #sweep: NodeJS.Timeout;
   allowed = 0;
@@ -66,6 +69,7 @@ export class RateLimiter {
     readonly options: RateLimiterOptions = {},
   ) {
     this.#now = options.now ?? Date.now;
+    this.#maxPerRule = options.maxCountersPerRule ?? 100_000;
     this.#sweep = setInterval(() => this.sweep(), 10_000);
     this.#sweep.unref();
   }
@@ -78,7 +82,12 @@ export class RateLimiter {
     let bucket = this.#buckets.get(rule.id);
     if (bucket === undefined) this.#buckets.set(rule.id, (bucket = new Map()));
     let c = bucket.get(subject);
-    if (c === undefined) bucket.set(subject, (c = new RateCounter(rule, `${rule.id}|${subject}`)));
+    if (c === undefined) {
+      // Bounded whatever the subjects: past the cap the oldest counter goes. With a shared store
+      // it lives on there (its next lease reads it back); counted locally, it starts afresh.
+      if (bucket.size >= this.#maxPerRule) bucket.delete(bucket.keys().next().value!);
+      bucket.set(subject, (c = new RateCounter(rule, `${rule.id}|${subject}`)));
+    }
     return c;
   }
 
@@ -100,6 +109,14 @@ export class RateLimiter {
     }
     c.pending ??= this.#leaseShared(c);
     return c.pending.then(() => this.take(c, this.#now()));
+  }
+
+  /** Returns a token `take` spent (the request was refused by another limit). */
+  giveBack(c: RateCounter, now: number): void {
+    if (now < c.validUntil) {
+      c.tokens++;
+      this.allowed--;
+    }
   }
 
   #leaseLocally(c: RateCounter, now: number): RateLease {

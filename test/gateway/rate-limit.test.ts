@@ -167,3 +167,33 @@ t.test('gateway.rateLimitHeaders: near (the default) once a fifth or less is lef
   t.match(await call(c2, KEYS.a1), { status: 200, state: undefined, policy: undefined });
   t.match(await call(c2, KEYS.a1), { status: 429, state: undefined, policy: undefined, retryAfter: '60' }, 'off: a refusal still says when to come back');
 });
+
+t.test('a refused request spends nothing of the limits it passed; IPv6 is counted per /64', async (t) => {
+  const gw = await startTestGateway({
+    products: [tier([{ by: 'tenant', limit: 3, windowSeconds: 60 }, { by: 'ip', limit: 1, windowSeconds: 60 }])],
+    tenants: tenants(),
+    services,
+    clock,
+    config: { 'gateway.trustedProxies': ['127.0.0.1/32'] },
+  });
+  t.teardown(() => gw.close());
+  for (const s of services) await gw.store.registerHost({ service: s.name, version: '1', host: '127.0.0.1', port: echo.port, maintenancePort: echo.maintenance.port });
+  await settle(gw);
+  const client = new Client(gw.url);
+  t.teardown(() => client.close());
+  const from = async (ip: string) => (await call(client, KEYS.a1, '/svc/x', { 'x-forwarded-for': ip })).status;
+  t.same([await from('10.0.0.1'), await from('10.0.0.1'), await from('10.0.0.1')], [200, 429, 429], 'one address over its own limit');
+  t.same([await from('10.0.0.2'), await from('10.0.0.3'), await from('10.0.0.4')], [200, 200, 429], 'the tenant still had its other two: the refusals spent none');
+
+  t.equal(await from('2001:db8:0:1::5'), 429, 'the tenant limit is used up for everyone now');
+});
+
+t.test('addressBlock: IPv4 as is, IPv6 by its /64', async (t) => {
+  const { addressBlock } = await import('../../gateway/stages/rate-limit.js');
+  t.equal(addressBlock('10.1.2.3'), '10.1.2.3');
+  t.equal(addressBlock('2001:db8:0:1::5'), '2001:db8:0:1::/64');
+  t.equal(addressBlock('2001:0DB8:0000:0001:aaaa:bbbb:cccc:dddd'), '2001:db8:0:1::/64', 'case and leading zeros');
+  t.equal(addressBlock('2001:db8::1'), '2001:db8:0:0::/64');
+  t.equal(addressBlock('::1'), '0:0:0:0::/64');
+  t.not(addressBlock('2001:db8:0:2::1'), addressBlock('2001:db8:0:1::1'), 'another /64 is another subject');
+});
