@@ -52,6 +52,7 @@ export const SERVICE_ERRORS = {
   tenantLocked: def(416, 403, (tenant: string) => `Tenant "${tenant}" is locked: no token is issued for it by a tenant choice`),
   accountInactive: def(405, 403, 'The user account is not active'),
   loginThrottled: def(429, 429, (what: string, seconds: number) => `Too many failed logins ${what}; try again in ${seconds} s`),
+  exchangeThrottled: def(429, 429, (seconds: number) => `Too many token exchanges for this user; try again in ${seconds} s`),
   revokeForbidden: def(403, 403, "Only the user, or an owner of the user's tenant, may revoke these tokens"),
   // registry
   notPlatform: def(403, 403, "The registry API is for the platform owner tenant's owner (writes) and viewer (reads) groups only."),

@@ -44,13 +44,20 @@ export interface ExchangeDeps {
  * credential, nor live forever by switching back and forth); for a refresh token, a new pair
  * whose refresh token expires with the subject's, and the subject refresh token is used up (single
  * use, as the refresh grant). An access subject stays valid for its own tenant.
- * Not throttled, like the refresh grant: a subject token is verified, never guessed.
+ * Throttled per user (EXCHANGES_PER_MINUTE in a row less than a minute apart): a subject token is
+ * verified, never guessed, but each exchange writes an audit entry — a loop on one valid token
+ * must not grow the store without bound.
  */
+/** A person switches tenants a few times a minute at most; a script in a loop, thousands. */
+const EXCHANGES_PER_MINUTE = 30;
+
 export function tokenExchange(deps: ExchangeDeps) {
   const { store } = deps;
   return async function exchange(req: ServiceRequest, keyTenant: SoajsContext['tenant'], ip: string): Promise<unknown> {
     const { subject, subjectType, named } = readRequest(req.body);
     const found = await verifySubject(store, subject, subjectType, deps.env, deps.now());
+    const burst = await store.countFailure(`exchange:${found.userId}`, deps.now(), 60_000);
+    if (burst.count > EXCHANGES_PER_MINUTE) throw errors.exchangeThrottled(60);
     const user = (await store.get('user', found.userId))?.doc;
     const fromGroups = user === undefined ? null : groupsIn(user, found.tenantId);
     if (user === undefined || fromGroups === null) throw errors.invalidSubjectToken('its user is no longer a member of its tenant');

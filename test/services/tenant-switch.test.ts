@@ -316,4 +316,17 @@ t.test('tenant choice: list, pick at login, switch', async (t) => {
     t.equal(r.status, 200);
     refused(t, await exchange(keys.A, live), 400, 400, 'Invalid subject token: it is revoked', 'all revoked');
   });
+
+  t.test('a loop of exchanges on one valid token is throttled per user (each writes an audit entry)', async (t) => {
+    const fresh = ((await login(gw.url, keys.A, 'roamer', 'roam-pw-1')).body as TokenPair).access_token;
+    let passed = 0;
+    let last: Answer | null = null;
+    for (let i = 0; i < 40; i++) {
+      last = await exchange(keys.A, fresh);
+      if (last.status !== 200) break;
+      passed++;
+    }
+    t.ok(passed <= 30, `${passed} exchanges passed before the throttle (${JSON.stringify(last?.body)})`);
+    refused(t, last!, 429, 429, 'Too many token exchanges for this user; try again in 60 s', 'past 30 in a row');
+  });
 });
