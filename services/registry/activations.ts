@@ -122,10 +122,16 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
 
     route('DELETE', '/tenants/:id/activations/:service', async (call) => {
       const service = call.req.params['service']!;
-      const w = await write(call, call.req.params['id']!, service, 'deactivate', (current) => {
-        if (current === undefined) throw errors.notFound(`An activation of service "${service}"`);
+      const products = await productsByCode(store);
+      const w = await write(call, call.req.params['id']!, service, 'deactivate', (current, tenant) => {
+        const at = now();
+        // An implied activation (its package grants the service) is deactivated by recording it.
+        if (current === undefined) {
+          if (!grantedServices(tenant, products, env).has(service)) throw errors.notFound(`An activation of service "${service}"`);
+          return { state: 'inactive', createdAt: at, updatedAt: at };
+        }
         if (current.state === 'inactive') return null;
-        return { state: 'inactive', createdAt: current.createdAt, updatedAt: now() };
+        return { state: 'inactive', createdAt: current.createdAt, updatedAt: at };
       });
       return docReply(viewOf(w.doc, service, activationOf(w.doc, service)), w.after!);
     }),

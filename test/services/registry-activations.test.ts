@@ -72,6 +72,12 @@ t.test('activate, pending, report, pass; failed; deactivated; reconciliation', a
   const rest = await api('GET', `/services/example03/tenants?limit=1000&after=${paged.body.data.next}`);
   t.equal(1 + rest.body.data.tenants.length, ids.length, 'paging by cursor reaches every tenant once');
 
+  // An implied activation (TNT3's package grants example03) is deactivated by recording it.
+  const TNT3_ID = all.body.data.tenants.find((r: any) => r.tenant.code === 'TNT3')?.tenant.id as string;
+  t.ok(TNT3_ID, 'TNT3 is listed, implied');
+  t.match((await api('DELETE', `/tenants/${TNT3_ID}/activations/example03`)).body.data, { state: 'inactive', implied: false });
+  t.equal((await api('DELETE', `/tenants/${TNT3_ID}/activations/urac-nope`)).status, 404, 'a service the tenant neither activated nor holds: 404');
+
   const back = await api('POST', `/tenants/${TNT2_ID}/activations`, { service: 'example03' });
   t.match(back, { status: 201, body: { data: { state: 'pending' } } }, 'an inactive activation can be activated again (pending again)');
   // Each transition is an event, written with it (issue 17 §2); repeats wrote none.
