@@ -153,6 +153,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     timeoutMs: proxyOpts.timeoutMs,
     idleMs: wsConfig.idleSeconds * 1000,
     maxLifetimeMs: wsConfig.maxLifetimeSeconds * 1000,
+    ...(deps.now ? { now: deps.now } : {}),
   });
 
   /** A stage's denial or failure ends the request here; nothing else writes one. */

@@ -25,6 +25,8 @@ export interface WsOptions {
   /** No bytes either way for this long closes a session. */
   idleMs: number;
   maxLifetimeMs: number;
+  /** ms since the epoch (token and key expiries); tests inject a clock. */
+  now?: () => number;
 }
 
 /**
@@ -177,8 +179,22 @@ class WsSession {
     // Either direction's bytes are a read or a write on the client's socket, so its own timeout is
     // the session's idle timer. Set here: http-proxy zeroes it when it takes the socket.
     this.client.setTimeout(this.opts.idleMs);
-    this.#arm(this.opts.maxLifetimeMs, this.#onLifetime);
+    this.#arm(this.#lifetimeMs(), this.#onLifetime);
   };
+
+  /**
+   * A session lasts no longer than what let it in: its access token's and its ext key's expiry
+   * cap the configured lifetime (a revocation before that is not seen by an open session).
+   */
+  #lifetimeMs(): number {
+    const now = (this.opts.now ?? Date.now)();
+    let ms = this.opts.maxLifetimeMs;
+    const exp = this.ctx.tokenClaims?.expMs;
+    if (exp !== undefined) ms = Math.min(ms, exp - now);
+    const keyExpires = this.ctx.key?.expires;
+    if (keyExpires !== undefined && Number.isFinite(keyExpires)) ms = Math.min(ms, keyExpires - now);
+    return Math.max(1, ms);
+  }
 
   readonly #onResponse = (res: IncomingMessage): void => {
     if (this.#phase === 'closed') {

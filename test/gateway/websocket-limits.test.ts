@@ -64,3 +64,22 @@ t.test('idle timeout and max lifetime close both sides', async (t) => {
   t.ok(echoed >= 5, `it was busy all along (${echoed} messages echoed)`);
   t.not(await eventually(() => echo.openSockets() === 0 && gw.gateway.ws.sessions === 0, 2000), -1, 'both upstream sockets closed, no session left');
 });
+
+t.test('a session ends when the ext key that let it in expires, whatever the configured lifetime', async (t) => {
+  const expiring = tenants.map((tn) => ({
+    ...tn,
+    applications: tn.applications.map((a) => ({ ...a, keys: a.keys.map((k) => ({ ...k, extKeys: k.extKeys.map((e) => ({ ...e, expDate: Date.now() + 800 })) })) })),
+  }));
+  const gw = await startTestGateway({ products, tenants: expiring, services, config: { 'gateway.websocket.idleSeconds': 60, 'gateway.websocket.maxLifetimeSeconds': 3600 } });
+  t.teardown(() => gw.close());
+  const echo = await startWsEcho();
+  t.teardown(() => echo.close());
+  await route(gw, echo, ['chat']);
+  const t0 = Date.now();
+  const s = await wsConnect(gw.port, '/chat/key', { key: KEY });
+  t.teardown(() => s.socket.destroy());
+  t.equal(s.status, 101, 'let in while the key is valid');
+  const closedMs = await s.closed.then(() => Date.now() - t0);
+  t.ok(closedMs < 3000, `cut when the key expired (${closedMs} ms; lifetime 3600 s)`);
+  t.not(await eventually(() => echo.openSockets() === 0 && gw.gateway.ws.sessions === 0, 2000), -1, 'both sides closed');
+});
