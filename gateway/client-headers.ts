@@ -6,6 +6,16 @@ function first(v: string | string[]): string {
 }
 
 /**
+ * Whether node's header object announces a body: a transfer coding, or a length other than 0 —
+ * the rule `ClientHeaders.hasBody` applies in its one pass, for requests no context is made for
+ * (a refusal before one, an upgrade).
+ */
+export function announcesBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers[HEADERS.CONTENT_LENGTH];
+  return headers[HEADERS.TRANSFER_ENCODING] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
  * The client's request headers, read in one pass: the fields the gateway decides on, and the list
  * sent upstream (hop-by-hop, internal and forwarding headers removed; the proxy appends its own).
  * Stages read fields of one shape instead of looking names up in node's header object, whose shape

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { RequestContext } from './context.js';
 import type { Denial } from './errors.js';
+import { announcesBody } from './client-headers.js';
 import { HEADERS } from './headers.js';
 import { headerIndex } from './forward/http.js';
 
@@ -35,11 +36,6 @@ export function refuseOnSocket(socket: Duplex, d: Denial, extra = ''): void {
   socket.end(
     `HTTP/1.1 ${d.status} ${STATUS_CODES[d.status]}\r\n${extra}content-type: application/json\r\ncontent-length: ${d.body.length}\r\nconnection: close\r\n\r\n${d.body.toString()}`,
   );
-}
-
-function bodyAnnounced(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function closeAfterAnswer(this: ServerResponse): void {
@@ -112,6 +108,6 @@ export function createResponder(cors: Readonly<Config['cors']>): Responder {
   return {
     decorate,
     deny: (ctx, d) => write(ctx.res, ctx.headers.origin, d, ctx.headers.hasBody && !ctx.req.complete, ctx.responseHeaders),
-    refuse: (req, res, d) => write(res, req.headers.origin, d, !req.complete && bodyAnnounced(req), null),
+    refuse: (req, res, d) => write(res, req.headers.origin, d, !req.complete && announcesBody(req.headers), null),
   };
 }

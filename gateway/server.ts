@@ -8,6 +8,7 @@ import { InjectSigner } from '../registry/view/inject-signature.js';
 import { CATCH_UP_TIMEOUT_MS } from '../registry/view/read-your-writes.js';
 import type { SnapshotHolder } from '../registry/view/sync.js';
 import { createClientIp } from './client-ip.js';
+import { announcesBody } from './client-headers.js';
 import { RequestContext } from './context.js';
 import { DecisionMemo } from './decision-memo.js';
 import { ERRORS, type Denial } from './errors.js';
@@ -248,7 +249,7 @@ export function createGateway(config: Readonly<Config>, deps: GatewayDeps): Gate
     socket.on('error', destroySocket);
     const res = responseOnSocket(req, socket);
     // node has no parser left on the socket to read a body with: it would be relayed as frames.
-    if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
+    if (announcesBody(req.headers)) {
       respond.refuse(req, res, ERRORS.UPGRADE_WITH_BODY);
       return;
     }

@@ -38,6 +38,13 @@ export interface BalancerOptions {
 /** No host to send to: every one is down (133), or every one is at its concurrency limit (189). */
 export type NoHost = typeof ERRORS.SERVICE_UNREACHABLE | typeof ERRORS.UPSTREAM_BUSY;
 
+function down(h: HostState, now: number): void {
+  if (h.healthy) h.downSince = now;
+  h.healthy = false;
+  h.lastCheck = now;
+  h.failures++;
+}
+
 function fresh(): HostState {
   return { healthy: true, lastCheck: 0, downSince: null, failures: 0, inFlight: 0, consecutiveErrors: 0, ejectedUntil: 0, ejections: 0, lastEjectedAt: 0 };
 }
@@ -138,13 +145,9 @@ export class Balancer {
     this.ejected++;
   }
 
+  /** A refused connection: down until a probe says otherwise. */
   markDown(u: Upstream): void {
-    const h = this.state(u.origin);
-    const now = this.#now();
-    if (h.healthy) h.downSince = now;
-    h.healthy = false;
-    h.lastCheck = now;
-    h.failures++;
+    down(this.state(u.origin), this.#now());
   }
 
   /** State by origin, for the maintenance port's `/awarenessStat`. */
@@ -205,15 +208,10 @@ export class Balancer {
     }
     const h = this.state(u.origin);
     const now = this.#now();
+    if (!ok) return down(h, now);
     h.lastCheck = now;
-    if (ok) {
-      h.healthy = true;
-      h.downSince = null;
-      h.failures = 0;
-    } else {
-      if (h.healthy) h.downSince = now;
-      h.healthy = false;
-      h.failures++;
-    }
+    h.healthy = true;
+    h.downSince = null;
+    h.failures = 0;
   }
 }

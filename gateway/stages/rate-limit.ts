@@ -65,26 +65,30 @@ function retryAfter(c: RateCounter, now: number): string {
   return String(Math.max(1, Math.ceil((c.blockedUntil - now) / 1000)));
 }
 
+export type RateLimitHeaders = 'always' | 'near' | 'off';
+
 /**
  * rate-limit (every-request): the most specific level's limits — the key's, else its
  * application's, else its package's (the tier) — each counted for its subject; the first one used
  * up refuses with 429/190. A kept decision does not skip it. Unkeyed requests have no tenant to
  * count for and pass (SOAJS throttles keyed requests only).
  */
-export type RateLimitHeaders = 'always' | 'near' | 'off';
-
 export function createRateLimitStage(limiter: RateLimiter, headers: RateLimitHeaders = 'always'): Stage {
-  /** Continues after a counter that had to lease: the rest of the rules, in order. */
-  async function rest(ctx: RequestContext, rules: readonly RateRule[], from: number, counted: RateCounter[], pending: Promise<boolean>): Promise<Denial | null> {
-    const c = counted[counted.length - 1]!;
-    if (!(await pending)) return refuse(ctx, counted, c);
+  /**
+   * Spends a token of each rule from `from` on, in order: synchronously while this process holds
+   * them; a counter that has to lease makes the rest wait for it.
+   */
+  function check(ctx: RequestContext, rules: readonly RateRule[], from: number, counted: RateCounter[], now: number): Denial | null | Promise<Denial | null> {
     for (let i = from; i < rules.length; i++) {
       const counter = counterFor(ctx, rules[i]!);
       if (counter === null) continue;
       counted.push(counter);
-      if (!(await limiter.take(counter, limiter.now()))) return refuse(ctx, counted, counter);
+      const ok = limiter.take(counter, now);
+      if (ok === true) continue;
+      if (ok === false) return refuse(ctx, counted, counter);
+      return ok.then((passed) => (passed ? check(ctx, rules, i + 1, counted, limiter.now()) : refuse(ctx, counted, counter)));
     }
-    ctx.responseHeaders = headersFor(counted, limiter.now(), null, headers);
+    if (counted.length > 0) ctx.responseHeaders = headersFor(counted, now, null, headers);
     return null;
   }
 
@@ -110,19 +114,7 @@ export function createRateLimitStage(limiter: RateLimiter, headers: RateLimitHea
       if (!ctx.keyed || key === null) return null;
       const rules = key.rateLimits ?? ctx.pkg?.rateLimits ?? null;
       if (rules === null || rules.length === 0) return null;
-      const now = limiter.now();
-      const counted: RateCounter[] = [];
-      for (let i = 0; i < rules.length; i++) {
-        const counter = counterFor(ctx, rules[i]!);
-        if (counter === null) continue;
-        counted.push(counter);
-        const ok = limiter.take(counter, now);
-        if (ok === true) continue;
-        if (ok === false) return refuse(ctx, counted, counter);
-        return rest(ctx, rules, i + 1, counted, ok);
-      }
-      if (counted.length > 0) ctx.responseHeaders = headersFor(counted, now, null, headers);
-      return null;
+      return check(ctx, rules, 0, [], limiter.now());
     },
   };
 }

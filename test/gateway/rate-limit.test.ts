@@ -50,8 +50,8 @@ const clock = () => now;
 const echo = await startEchoService();
 t.teardown(() => echo.close());
 
-async function gatewayWith(products: Product[], ts: Tenant[], headers: 'always' | 'near' | 'off' = 'always'): Promise<TestGateway> {
-  const gw = await startTestGateway({ products, tenants: ts, services, clock, config: { 'gateway.rateLimitHeaders': headers } });
+async function gatewayWith(products: Product[], ts: Tenant[], headers: 'always' | 'near' | 'off' = 'always', config: Record<string, unknown> = {}): Promise<TestGateway> {
+  const gw = await startTestGateway({ products, tenants: ts, services, clock, config: { 'gateway.rateLimitHeaders': headers, ...config } });
   for (const s of services) await gw.store.registerHost({ service: s.name, version: '1', host: '127.0.0.1', port: echo.port, maintenancePort: echo.maintenance.port });
   await settle(gw);
   return gw;
@@ -124,10 +124,8 @@ t.test('application and key limits replace the tier’s; a service-scoped rule c
 });
 
 t.test('per client address: counted per tenant and address', async (t) => {
-  const gw = await startTestGateway({ products: [tier([{ by: 'ip', limit: 2, windowSeconds: 60 }])], tenants: tenants(), services, clock, config: { 'gateway.trustedProxies': ['127.0.0.1/32'], 'gateway.rateLimitHeaders': 'always' } });
+  const gw = await gatewayWith([tier([{ by: 'ip', limit: 2, windowSeconds: 60 }])], tenants(), 'always', { 'gateway.trustedProxies': ['127.0.0.1/32'] });
   t.teardown(() => gw.close());
-  for (const s of services) await gw.store.registerHost({ service: s.name, version: '1', host: '127.0.0.1', port: echo.port, maintenancePort: echo.maintenance.port });
-  await settle(gw);
   const client = new Client(gw.url);
   t.teardown(() => client.close());
   const from = (ip: string) => call(client, KEYS.a1, '/svc/x', { 'x-forwarded-for': ip });
@@ -169,16 +167,10 @@ t.test('gateway.rateLimitHeaders: near (the default) once a fifth or less is lef
 });
 
 t.test('a refused request spends nothing of the limits it passed; IPv6 is counted per /64', async (t) => {
-  const gw = await startTestGateway({
-    products: [tier([{ by: 'tenant', limit: 3, windowSeconds: 60 }, { by: 'ip', limit: 1, windowSeconds: 60 }])],
-    tenants: tenants(),
-    services,
-    clock,
-    config: { 'gateway.trustedProxies': ['127.0.0.1/32'] },
+  const gw = await gatewayWith([tier([{ by: 'tenant', limit: 3, windowSeconds: 60 }, { by: 'ip', limit: 1, windowSeconds: 60 }])], tenants(), 'near', {
+    'gateway.trustedProxies': ['127.0.0.1/32'],
   });
   t.teardown(() => gw.close());
-  for (const s of services) await gw.store.registerHost({ service: s.name, version: '1', host: '127.0.0.1', port: echo.port, maintenancePort: echo.maintenance.port });
-  await settle(gw);
   const client = new Client(gw.url);
   t.teardown(() => client.close());
   const from = async (ip: string) => (await call(client, KEYS.a1, '/svc/x', { 'x-forwarded-for': ip })).status;
