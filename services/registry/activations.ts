@@ -7,7 +7,8 @@ import { describeDoc, readDoc, validated } from './documents.js';
 import { readModifyWrite } from '../kit/read-modify-write.js';
 import { tenantEvents } from '../../registry/control/events.js';
 import { errors } from './errors.js';
-import { docReply, route, type Call } from './request.js';
+import { docReply, queryInt, queryText, route, type Call } from './request.js';
+import { bodies, checkBody } from './schemas.js';
 
 /** One row of a tenant's activations, or of a service's tenants. */
 export interface ActivationView {
@@ -55,14 +56,6 @@ function activationsOf(tenant: Tenant, granted: ReadonlySet<string>): Activation
 
 const STATES: ReadonlySet<string> = new Set(['pending', 'active', 'failed', 'inactive']);
 
-function limitOf(call: Call): number {
-  const raw = call.req.query.get('limit');
-  if (raw === null) return 100;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw errors.badRequest('query parameter "limit" must be an integer from 1 to 1000');
-  return n;
-}
-
 /**
  * Activations of services in tenants (issue 17 §1, §4, §5). A service with `provisioning:
  * external` is `pending` in a tenant until it reports; the gateway's provisioning stage keeps the
@@ -102,10 +95,7 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
       'POST',
       '/tenants/:id/activations',
       async (call) => {
-        const body = call.req.body as Record<string, unknown> | null;
-        const service = body?.['service'];
-        if (typeof service !== 'string' || service === '') throw errors.badRequest('body field "service" must name a registered service');
-        for (const k of Object.keys(body ?? {})) if (k !== 'service') throw errors.badRequest(`body field "${k}" is not a known field`);
+        const { service } = checkBody(bodies.activation, call.req.body);
         const svc = await serviceDoc(service).catch(() => {
           throw errors.badRequest(`body field "service" names no registered service ("${service}")`);
         });
@@ -140,10 +130,9 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
     // paged by tenant id so a service that missed events converges.
     route('GET', '/services/:name/tenants', async (call) => {
       const service = (await serviceDoc(call.req.params['name']!)).doc.name;
-      const state = call.req.query.get('state');
-      if (state !== null && !STATES.has(state)) throw errors.badRequest('query parameter "state" must be pending, active, failed or inactive');
+      const state = queryText(call.req, 'state', (v) => STATES.has(v), 'pending, active, failed or inactive') ?? null;
       const after = call.req.query.get('after') ?? '';
-      const limit = limitOf(call);
+      const limit = queryInt(call.req, 'limit', 100, 1, 1000);
       const products = await productsByCode(store);
       const tenants: Versioned<Tenant>[] = (await store.list('tenant')).sort((a, b) => (a.doc.id < b.doc.id ? -1 : a.doc.id > b.doc.id ? 1 : 0));
       const rows: ActivationView[] = [];
@@ -170,12 +159,7 @@ export function activationRoutes(store: Store, env: string, now: () => number = 
       '/services/:name/tenants/:tenantId/provisioning',
       async (call) => {
         const service = (await serviceDoc(call.req.params['name']!)).doc.name;
-        const body = call.req.body as Record<string, unknown> | null;
-        const status = body?.['status'];
-        if (status !== 'finished' && status !== 'failed') throw errors.badRequest('body field "status" must be "finished" or "failed"');
-        const message = body?.['message'];
-        if (message !== undefined && (typeof message !== 'string' || message.length > 2000)) throw errors.badRequest('body field "message" must be a string of at most 2000 characters');
-        for (const k of Object.keys(body ?? {})) if (k !== 'status' && k !== 'message') throw errors.badRequest(`body field "${k}" is not a known field`);
+        const { status, message } = checkBody(bodies.provisioning, call.req.body);
         const state: ActivationState = status === 'finished' ? 'active' : 'failed';
         const w = await write(call, call.req.params['tenantId']!, service, 'report-provisioning', (current) => {
           if (current === undefined || current.state === 'inactive') throw errors.notFound(`An activation of service "${service}"`);

@@ -1,19 +1,10 @@
 import { isCursor, isEventTypeFilter, MAX_EVENT_PAGE } from '../../registry/control/store/outbox.js';
 import type { Store } from '../../registry/control/store/types.js';
 import { ok } from '../kit/envelope.js';
-import type { Route, ServiceRequest } from '../kit/server.js';
-import { errors } from './errors.js';
-import { queryInt, route } from './request.js';
+import type { Route } from '../kit/server.js';
+import { queryInt, queryText, route } from './request.js';
 
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
-
-/** An optional query parameter that must match `valid` when given; an empty one counts as absent. */
-function queryText(req: ServiceRequest, field: string, valid: (v: string) => boolean, what: string): string | undefined {
-  const v = req.query.get(field);
-  if (v === null || v === '') return undefined;
-  if (!valid(v)) throw errors.badRequest(`query field "${field}" must be ${what}`);
-  return v;
-}
 
 /**
  * `GET /events?after=&type=&service=&tenant=&limit=`: the outbox (issue 17 §4), oldest first, so

@@ -89,6 +89,14 @@ async function readMergePatch(req: ServiceRequest): Promise<Record<string, unkno
   return parseJsonObject(Buffer.concat(chunks).toString('utf8'), 'A merge patch');
 }
 
+/** An optional query parameter that must match `valid` when given; an empty one counts as absent. */
+export function queryText(req: ServiceRequest, field: string, valid: (v: string) => boolean, what: string): string | undefined {
+  const v = req.query.get(field);
+  if (v === null || v === '') return undefined;
+  if (!valid(v)) throw errors.badRequest(`query field "${field}" must be ${what}`);
+  return v;
+}
+
 /** An optional integer query parameter in [min, max]. */
 export function queryInt(req: ServiceRequest, field: string, fallback: number, min: number, max: number): number {
   const v = req.query.get(field);

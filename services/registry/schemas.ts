@@ -19,6 +19,7 @@ const appProps = propsOf(tenantProps['applications']!['items'] as SchemaObject);
 const keyProps = propsOf(appProps['keys']!['items'] as SchemaObject);
 const extKeyProps = propsOf(keyProps['extKeys']!['items'] as SchemaObject);
 const serviceProps = propsOf(serviceSchema);
+const activationProps = propsOf(tenantProps['activations']!['additionalProperties'] as SchemaObject);
 
 function pick(props: Props, names: readonly string[]): Props {
   return Object.fromEntries(names.map((n) => [n, props[n]!]));
@@ -91,6 +92,10 @@ export const bodies = {
       },
       [],
     ),
+  ),
+  activation: c<{ service: string }>(object({ service: serviceProps['name']! }, ['service'])),
+  provisioning: c<{ status: 'finished' | 'failed'; message?: string }>(
+    object({ status: { enum: ['finished', 'failed'] }, message: activationProps['message']! }, ['status']),
   ),
   rotate: c<RotateBody>(
     object({ overlapSeconds: { type: 'integer', minimum: 0, maximum: 366 * 86400 }, expDate: extKeyProps['expDate']! }, []),
